@@ -1,0 +1,89 @@
+"""Conversions between `penman.Tree` (the layout) and `penman.Graph` (the triples).
+
+A graph read by visempar keeps its layout in penman's epidata, so `to_tree(to_graph(t))`
+gives back `t`: which node comes first, where re-entrancies sit, which roles are inverted.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Callable
+
+import penman
+from penman import layout
+from penman.tree import Tree
+
+
+@contextmanager
+def _quiet_penman():
+    """penman logs layout notes (duplicate triples); visempar reports those itself."""
+    logger = logging.getLogger("penman")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def to_graph(tree: Tree, metadata: dict[str, str] | None = None) -> penman.Graph:
+    with _quiet_penman():
+        graph = layout.interpret(tree)
+    graph.metadata = dict(metadata or {})
+    return graph
+
+
+def to_tree(graph: penman.Graph) -> Tree:
+    with _quiet_penman():
+        return layout.configure(graph)
+
+
+def duplicate_triples(graph: penman.Graph) -> list[tuple[str, str, str]]:
+    """Triples written more than once (the reference scorer counts each copy)."""
+    seen: set = set()
+    dups = []
+    for triple in graph.triples:
+        if triple in seen:
+            dups.append(triple)
+        seen.add(triple)
+    return dups
+
+
+def map_concepts(tree: Tree, fn: Callable[[str], str]) -> Tree:
+    """A copy of `tree` with every concept replaced by `fn(concept)`."""
+
+    def walk(node):
+        var, branches = node
+        out = []
+        for role, target in branches:
+            if role == "/":
+                out.append((role, fn(target)))
+            elif isinstance(target, tuple):
+                out.append((role, walk(target)))
+            else:
+                out.append((role, target))
+        return (var, out)
+
+    return Tree(walk(tree.node), metadata=dict(tree.metadata))
+
+
+def canonical_triples(graph: penman.Graph) -> set[tuple[str, str, str]]:
+    """The triples with variables renamed by order of appearance, plus the TOP triple.
+
+    Two graphs that differ only in variable names (for example a graph and
+    `restore_variables(strip_variables(graph))`) have equal canonical triples.
+    """
+    names: dict[str, str] = {}
+    for src, role, _ in graph.triples:
+        if role == ":instance" and src not in names:
+            names[src] = f"v{len(names)}"
+    triples = {(names.get(s, s), r, t if r == ":instance" else names.get(t, t))
+               for s, r, t in graph.triples}
+    triples.add(("TOP", ":top", names.get(graph.top, graph.top)))
+    return triples
+
+
+def triple_count(graph: penman.Graph) -> int:
+    """Triples as the reference scorer counts them: instances, edges, attributes and TOP."""
+    return len(graph.triples) + 1

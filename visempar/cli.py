@@ -1,0 +1,214 @@
+"""The `visempar` command line.
+
+Only click is imported at start-up: each command imports what it needs (torch and
+transformers never load for `--help` or the data commands).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+SPLITS = ("train", "dev", "test")
+
+
+def _default_paths(paths: tuple[str, ...]) -> list[Path]:
+    """The given paths, or the bundled sample corpus (train, dev, test) when none."""
+    if paths:
+        return [Path(p) for p in paths]
+    from visempar.data.corpus import sample_path
+
+    return [sample_path(s) for s in SPLITS]
+
+
+def _write_json(path: str | None, report: dict) -> None:
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Path(path).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n",
+                              encoding="utf-8")
+        click.echo(f"report written to {path}", err=True)
+
+
+def _read_all(paths, on_error: str, concepts: str | None = None):
+    """Read every file; errors and warnings go to stderr; a bad file stops with exit 1."""
+    from visempar.amr import AMRError, read_corpus
+
+    corpora = []
+    for path in paths:
+        try:
+            corpus = read_corpus(path, on_error=on_error, concepts=concepts)
+        except AMRError as e:
+            raise click.ClickException(f"{e}\n(use --on-error skip to skip bad blocks, "
+                                       "counted)") from None
+        for problem in corpus.warnings:
+            click.echo(f"warning: {problem}", err=True)
+        for problem in corpus.errors:
+            click.echo(f"skipped: {problem}", err=True)
+        corpora.append(corpus)
+    return corpora
+
+
+ON_ERROR = click.option("--on-error", type=click.Choice(["raise", "skip"]), default="raise",
+                        show_default=True,
+                        help="Stop at the first malformed block, or skip it (and count it).")
+JSON_OUT = click.option("--json", "json_out", type=click.Path(dir_okay=False),
+                        help="Also write the report as JSON to this file.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="visempar")
+def main() -> None:
+    """visempar: Vietnamese AMR parsing (VLSP 2025 format) with LoRA fine-tuning."""
+
+
+@main.group()
+def data() -> None:
+    """Corpus files: validate, statistics, train/dev split, re-formatting."""
+
+
+@data.command()
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@JSON_OUT
+def validate(paths, json_out):
+    """Check that every block of PATHS parses; exit 0 only if all do.
+
+    Lists each problem with file, line and column. Without PATHS: the bundled sample.
+    """
+    from visempar.amr import AMRError, read_corpus
+
+    report, failed = {"files": {}}, False
+    for path in _default_paths(paths):
+        try:
+            corpus = read_corpus(path, on_error="skip")
+        except AMRError as e:
+            click.echo(f"error: {e}", err=True)
+            report["files"][str(path)] = {"error": str(e)}
+            failed = True
+            continue
+        for problem in corpus.errors:
+            click.echo(f"error: {problem}")
+        for problem in corpus.warnings:
+            click.echo(f"warning: {problem}")
+        failed |= bool(corpus.errors)
+        status = "ok" if not corpus.errors else "FAILED"
+        click.echo(f"{path}: {corpus.blocks} blocks, {len(corpus)} graphs read, "
+                   f"{len(corpus.errors)} errors, {len(corpus.warnings)} warnings: {status}")
+        report["files"][str(path)] = {
+            "blocks": corpus.blocks, "graphs": len(corpus), "errors": [str(e) for e in
+                                                                       corpus.errors],
+            "warnings": [str(w) for w in corpus.warnings]}
+    report["ok"] = not failed
+    _write_json(json_out, report)
+    sys.exit(1 if failed else 0)
+
+
+def _print_stats(name: str, s: dict) -> None:
+    click.echo(f"== {name}")
+    click.echo(f"  graphs {s['graphs']}, sentences {s['sentences']} "
+               f"({s['distinct_sentences']} distinct, {s['duplicate_sentences']} duplicates)")
+    for label, key in (("tokens/sentence", "tokens_per_sentence"),
+                       ("nodes/graph", "nodes_per_graph"),
+                       ("triples/graph", "triples_per_graph")):
+        v = s[key]
+        click.echo(f"  {label:<16} mean {v['mean']:>6}  p50 {v['p50']:>4}  p90 {v['p90']:>4}  "
+                   f"max {v['max']:>4}")
+    click.echo(f"  re-entrancies {s['reentrancies']} in {s['graphs_with_reentrancy']} graphs")
+    spell = ", ".join(f"{k} {v}" for k, v in s["concept_spelling"].items())
+    click.echo(f"  concept spelling: {spell}")
+
+
+@data.command()
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@ON_ERROR
+@JSON_OUT
+def stats(paths, on_error, json_out):
+    """Figures of each file and of all together, and sentence overlap between files.
+
+    Triples are counted as the reference scorer counts them (instances, edges, attributes
+    and TOP). Without PATHS: the bundled sample.
+    """
+    from visempar.data.corpus import corpus_stats, overlap
+
+    corpora = _read_all(_default_paths(paths), on_error)
+    report = {"files": {}, "skipped_blocks": sum(len(c.errors) for c in corpora)}
+    for corpus in corpora:
+        report["files"][corpus.path] = corpus_stats(corpus.examples)
+        _print_stats(corpus.path, report["files"][corpus.path])
+    if len(corpora) > 1:
+        report["all"] = corpus_stats([e for c in corpora for e in c.examples])
+        _print_stats("all files", report["all"])
+        report["overlap"] = overlap({c.path: [e.sentence for e in c if e.sentence]
+                                     for c in corpora})
+        click.echo("== sentence overlap (distinct shared sentences)")
+        for pair, n in report["overlap"].items():
+            click.echo(f"  {pair}: {n}")
+    if report["skipped_blocks"]:
+        click.echo(f"skipped blocks: {report['skipped_blocks']}")
+    _write_json(json_out, report)
+
+
+@data.command()
+@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.option("--dev-fraction", type=float, default=0.1, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory that receives train.txt and dev.txt.")
+@click.option("--test", "tests", multiple=True, type=click.Path(dir_okay=False),
+              help="Test input (sentences one per line, or a corpus); repeatable. Overlap "
+                   "with it is refused.")
+@click.option("--exclude-test", is_flag=True,
+              help="Drop examples whose sentence is in a --test input instead of refusing.")
+@ON_ERROR
+@JSON_OUT
+def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, on_error, json_out):
+    """Deterministic train/dev split of PATHS; duplicates stay on one side.
+
+    Without PATHS: the bundled sample's train file.
+    """
+    from visempar.amr import AMRError, write_corpus
+    from visempar.data.corpus import read_sentences, sample_path, split_examples
+
+    paths = [Path(p) for p in paths] or [sample_path("train")]
+    corpora = _read_all(paths, on_error)
+    examples = [e for c in corpora for e in c.examples]
+    try:
+        test_sentences = [s for t in tests for s in read_sentences(t)]
+        result = split_examples(examples, dev_fraction, seed, test_sentences, exclude_test)
+    except (AMRError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    out = Path(out_dir)
+    write_corpus(out / "train.txt", result.train)
+    write_corpus(out / "dev.txt", result.dev)
+    report = {"inputs": [str(p) for p in paths], "seed": seed, "dev_fraction": dev_fraction,
+              "train": len(result.train), "dev": len(result.dev),
+              "excluded_test_overlap": [e.location for e in result.excluded],
+              "skipped_blocks": sum(len(c.errors) for c in corpora),
+              "outputs": [str(out / "train.txt"), str(out / "dev.txt")]}
+    click.echo(f"train {report['train']}, dev {report['dev']}, excluded for test overlap "
+               f"{len(result.excluded)}, skipped {report['skipped_blocks']} -> {out}")
+    _write_json(json_out, report)
+
+
+@data.command(name="format")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--style", type=click.Choice(["vlsp", "oneline"]), default="vlsp",
+              show_default=True, help="Multi-line VLSP layout, or one graph per line.")
+@click.option("--concepts", type=click.Choice(["keep", "space", "underscore"]),
+              default="keep", show_default=True,
+              help="Respell multi-word concepts (gold convention: space).")
+@ON_ERROR
+def format_(path, out_path, style, concepts, on_error):
+    """Rewrite a corpus file in a given layout and concept spelling (NFC, LF)."""
+    from visempar.amr import write_corpus
+
+    (corpus,) = _read_all([Path(path)], on_error, None if concepts == "keep" else concepts)
+    n = write_corpus(out_path, corpus.examples, style)
+    click.echo(f"{n} graphs written to {out_path} ({len(corpus.errors)} skipped)")
+
+
+if __name__ == "__main__":
+    main()
