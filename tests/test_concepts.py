@@ -20,11 +20,11 @@ def test_respell(concept, space, underscore):
     assert (respell(concept, "space"), respell(concept, "underscore")) == (space, underscore)
 
 
-def test_normalize_concepts_changes_only_concepts():
+def test_normalize_concepts_changes_only_concepts_and_keeps_wiki_titles():
     g = parse_graph(TEXT)
     assert format_graph(normalize_concepts(g, "space"), "oneline") == (
-        '(c / chủ tịch :mod (x / xã hội) :name (n / name :op1 "Bùi_Văn") :wiki (w / Hà Nội))')
-    assert spelling_counts([g]) == {"underscore": 2, "space": 1, "single": 1}
+        '(c / chủ tịch :mod (x / xã hội) :name (n / name :op1 "Bùi_Văn") :wiki (w / Hà_Nội))')
+    assert spelling_counts([g]) == {"underscore": 1, "space": 1, "single": 1}
 
 
 def test_reader_keeps_spelling_unless_asked(tmp_path):
@@ -32,4 +32,4 @@ def test_reader_keeps_spelling_unless_asked(tmp_path):
     kept = read_corpus(path).examples[0].graph
     spaced = read_corpus(path, concepts="space").examples[0].graph
     assert kept.triples == parse_graph(TEXT).triples
-    assert {i.target for i in spaced.instances()} == {"chủ tịch", "xã hội", "name", "Hà Nội"}
+    assert {i.target for i in spaced.instances()} == {"chủ tịch", "xã hội", "name", "Hà_Nội"}

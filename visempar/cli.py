@@ -210,5 +210,50 @@ def format_(path, out_path, style, concepts, on_error):
     click.echo(f"{n} graphs written to {out_path} ({len(corpus.errors)} skipped)")
 
 
+@main.command()
+@click.option("--metric", type=click.Choice(["smatch"]), default="smatch", show_default=True)
+@click.option("--predictions", "pred_path", type=click.Path(dir_okay=False), required=True,
+              help="Predicted graphs, one block per gold block, in the same order.")
+@click.option("--gold", "gold_path", type=click.Path(dir_okay=False), required=True,
+              help="Gold graphs in the VLSP block format.")
+@click.option("--restarts", type=int, default=4, show_default=True,
+              help="Random restarts of the hill-climbing alignment (the reference uses 4).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the restarts and of the bootstrap: same files, same score.")
+@click.option("--exact", is_flag=True,
+              help="Also prove each alignment optimal by branch and bound (the reference's "
+                   "hill-climbing can miss the optimum).")
+@click.option("--normalize-concepts", is_flag=True,
+              help="Respell multi-word concepts of the predictions to the gold convention.")
+@JSON_OUT
+def evaluate(metric, pred_path, gold_path, restarts, seed, exact, normalize_concepts,
+             json_out):
+    """Corpus-level Smatch of PREDICTIONS against GOLD.
+
+    Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
+    triples and is listed. Misaligned files are an error.
+    """
+    from visempar.amr import AMRError
+    from visempar.eval.files import score_files
+
+    try:
+        report, extra = score_files(pred_path, gold_path, restarts=restarts, seed=seed,
+                                    exact=exact, normalize=normalize_concepts)
+    except (AMRError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    lo, hi = report.f1_ci95
+    click.echo(f"Smatch  P {report.precision:.4f}  R {report.recall:.4f}  F1 {report.f1:.4f}  "
+               f"(95% CI {lo:.4f}-{hi:.4f}, {report.pairs} pairs)")
+    click.echo(f"triples matched {report.matched}, predicted {report.predicted_triples}, "
+               f"gold {report.gold_triples}; mean sentence F1 {report.mean_sentence_f1:.4f}")
+    click.echo(f"invalid predictions (scored as empty): {report.invalid}")
+    for bad in extra["invalid_predictions"][:10]:
+        click.echo(f"  block {bad['index'] + 1} (line {bad['line']}): {bad['problem']}")
+    if normalize_concepts:
+        click.echo(f"concepts respelled to the gold convention: {extra['concepts_respelled']}")
+    click.echo(f"alignment: {report.alignment}")
+    _write_json(json_out, {"metric": metric, **extra, **report.to_dict()})
+
+
 if __name__ == "__main__":
     main()

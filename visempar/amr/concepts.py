@@ -2,6 +2,7 @@
 
 The reference scorer deletes spaces inside concepts, so `chủ_tịch` never matches a gold
 `chủ tịch`: one switch chooses the spelling, and reading never changes it unasked.
+Wiki titles (`:wiki(w / Hà_Nội)`) keep `_` in both spellings: so does the gold.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Literal
 import penman
 from penman.tree import Tree
 
-from visempar.amr.graph import map_concepts, to_graph, to_tree
+from visempar.amr.graph import to_graph, to_tree
 
 ConceptStyle = Literal["space", "underscore"]
 CONCEPT_STYLES: tuple[str, ...] = ("space", "underscore")
@@ -30,12 +31,27 @@ def respell(concept: str, style: ConceptStyle) -> str:
                      f"{', '.join(CONCEPT_STYLES)}")
 
 
+def _respell_tree(tree: Tree, style: ConceptStyle) -> Tree:
+    def walk(node, role):
+        var, branches = node
+        out = []
+        for r, target in branches:
+            if r == "/":
+                out.append((r, target if role == ":wiki" else respell(target, style)))
+            elif isinstance(target, tuple):
+                out.append((r, walk(target, r)))
+            else:
+                out.append((r, target))
+        return (var, out)
+
+    return Tree(walk(tree.node, None), metadata=dict(tree.metadata))
+
+
 def normalize_concepts(graph: penman.Graph | Tree, style: ConceptStyle = "space"):
     """A copy of the graph (or tree) with every multi-word concept spelled in `style`."""
     if isinstance(graph, Tree):
-        return map_concepts(graph, lambda c: respell(c, style))
-    tree = map_concepts(to_tree(graph), lambda c: respell(c, style))
-    return to_graph(tree, graph.metadata)
+        return _respell_tree(graph, style)
+    return to_graph(_respell_tree(to_tree(graph), style), graph.metadata)
 
 
 def spelling(concept: str) -> str:
@@ -49,5 +65,9 @@ def spelling(concept: str) -> str:
 
 
 def spelling_counts(graphs) -> Counter:
-    """How many concept occurrences are spelled each way across `graphs`."""
-    return Counter(spelling(inst.target) for g in graphs for inst in g.instances())
+    """How many concept occurrences (wiki titles aside) are spelled each way."""
+    counts: Counter = Counter()
+    for g in graphs:
+        wiki = {e.target for e in g.edges(role=":wiki")}
+        counts.update(spelling(i.target) for i in g.instances() if i.source not in wiki)
+    return counts

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import logging
 from contextlib import contextmanager
-from typing import Callable
-
 import penman
 from penman import layout
 from penman.tree import Tree
@@ -48,24 +46,6 @@ def duplicate_triples(graph: penman.Graph) -> list[tuple[str, str, str]]:
             dups.append(triple)
         seen.add(triple)
     return dups
-
-
-def map_concepts(tree: Tree, fn: Callable[[str], str]) -> Tree:
-    """A copy of `tree` with every concept replaced by `fn(concept)`."""
-
-    def walk(node):
-        var, branches = node
-        out = []
-        for role, target in branches:
-            if role == "/":
-                out.append((role, fn(target)))
-            elif isinstance(target, tuple):
-                out.append((role, walk(target)))
-            else:
-                out.append((role, target))
-        return (var, out)
-
-    return Tree(walk(tree.node), metadata=dict(tree.metadata))
 
 
 def canonical_triples(graph: penman.Graph) -> set[tuple[str, str, str]]:
