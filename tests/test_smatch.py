@@ -1,0 +1,158 @@
+"""Smatch: the reference's figures, made deterministic and honest (failure modes C3, C5)."""
+
+import itertools
+import json
+import unicodedata
+
+import pytest
+import smatch
+from click.testing import CliRunner
+
+from visempar.amr import format_graph, parse_graph, read_corpus
+from visempar.cli import main
+from visempar.eval.files import score_files
+from visempar.eval.smatch import (_SeededRandom, exact_match, reference_triples, score_corpus,
+                                  score_pair)
+from tests.conftest import write
+
+
+@pytest.fixture(scope="module")
+def pairs(sample_corpora):
+    graphs = [e.graph for c in sample_corpora.values() for e in c]
+    return [(graphs[(i * 7 + 1) % len(graphs)] if i % 4 else graphs[i], graphs[i])
+            for i in range(len(graphs))]
+
+
+def package_score(pred_text, gold_text, seed):
+    """The installed smatch package on one pair, driven correctly: its own parser and
+    search, the cache cleared, and its generator fixed so that a run can be repeated."""
+    saved = smatch.random
+    smatch.random = _SeededRandom(seed)
+    try:
+        return smatch.get_amr_match(pred_text, gold_text)
+    finally:
+        smatch.random = saved
+        smatch.match_triple_dict.clear()
+
+
+def test_every_pair_equals_the_smatch_package(pairs):
+    for i, (pred, gold) in enumerate(pairs):
+        ours = score_pair(pred, gold, index=i, seed=3)
+        theirs = package_score(format_graph(pred, "oneline"), format_graph(gold, "oneline"),
+                               3 * 1_000_003 + i)
+        assert (ours.matched, ours.predicted, ours.gold) == theirs, i
+
+
+def test_corpus_figures_equal_the_package_summed_over_pairs(pairs):
+    report = score_corpus([p for p, _ in pairs], [g for _, g in pairs], bootstrap=10)
+    sums = [0, 0, 0]
+    for i, (p, g) in enumerate(pairs):
+        for k, v in enumerate(package_score(format_graph(p, "oneline"),
+                                            format_graph(g, "oneline"), i)):
+            sums[k] += v
+    assert (report.matched, report.predicted_triples, report.gold_triples) == tuple(sums)
+    p, r, f = smatch.compute_f(*sums)
+    assert (report.precision, report.recall, report.f1) == (round(p, 4), round(r, 4),
+                                                            round(f, 4))
+
+
+def test_our_one_line_text_reads_as_the_original_file_text(vlsp_dir):
+    """The package reading the raw challenge file and reading our rewrite see the same
+    triples, so the figures are those of the challenge's scorer on the original files."""
+    path = vlsp_dir / "train_amr_2.txt"
+    raw = path.read_text("utf-8").replace("\r\n", "\n")
+    corpus = read_corpus(path)
+    for e, block in zip(corpus, [b for b in raw.split("\n\n") if b.strip()]):
+        graph_lines = [line.strip() for line in block.split("\n") if not line.startswith("#")]
+        original = reference_triples(" ".join(graph_lines))
+        ours = reference_triples(format_graph(e.graph, "oneline"))
+        if "( /" in block:  # the empty variable: the reference names it "" , we name it
+            continue
+        assert sorted(map(sorted, ours)) == sorted(map(sorted, original)), e.location
+
+
+def test_scores_are_deterministic_and_do_not_depend_on_history(pairs):
+    preds, golds = [p for p, _ in pairs], [g for _, g in pairs]
+    a = score_corpus(preds, golds, bootstrap=50)
+    b = score_corpus(preds, golds, bootstrap=50)
+    assert a.to_dict() == b.to_dict()
+    alone = score_pair(preds[5], golds[5], index=5)
+    assert a.per_sentence[5]["matched"] == alone.matched
+
+
+def test_exact_alignment_is_optimal_and_never_below_hill_climbing(pairs):
+    for i, (pred, gold) in enumerate(pairs[:80]):
+        climb = score_pair(pred, gold, index=i)
+        exact = score_pair(pred, gold, index=i, exact=True)
+        assert exact.optimal and exact.matched >= climb.matched
+
+
+def test_exact_alignment_equals_brute_force_where_hill_climbing_fails():
+    pred = parse_graph("(h / hỏi :topic (đ1 / đến :agent (c / chú) :location (a / amr-unknown)"
+                       " :mode interrogative) :agent (t1 / tôn :mod (ô / ông :mod (g / già))))")
+    gold = parse_graph("(đ1 / đi :agent (e / em) :tense (đ / đã) :quant (d / distance-quantity"
+                       " :unit (q / quãng :compound (đ2 / đường) :mod (x / xa :degree "
+                       "(k / khá))) :quant 1))")
+    t1 = reference_triples(format_graph(pred, "oneline"))
+    t2 = [[(r, "b" + s[1:], t) for r, s, t in t1x] for t1x in
+          reference_triples(format_graph(gold, "oneline"))]
+    t2[2] = [(r, s, "b" + t[1:]) for r, s, t in t2[2]]
+    candidates, weights = smatch.compute_pool(*t1, *t2, "a", "b")
+    brute = 0
+    for m in itertools.product(*[list(c) + [-1] for c in candidates]):
+        used = [x for x in m if x != -1]
+        if len(used) == len(set(used)):
+            brute = max(brute, smatch.compute_match(list(m), weights))
+            smatch.match_triple_dict.clear()
+    assert exact_match(candidates, weights) == (brute, True)
+    assert brute == 3 and score_pair(pred, gold).matched == 2  # the reference's search
+
+
+def test_invalid_predictions_count_as_empty_graphs_and_are_listed():
+    gold = [parse_graph("(a / a :mod (b / b))"), parse_graph("(c / c)")]
+    report = score_corpus([None, gold[1]], gold, problems=["garbage", None], bootstrap=10)
+    assert (report.matched, report.predicted_triples, report.gold_triples) == (2, 2, 6)
+    assert report.invalid == 1 and (report.precision, report.recall) == (1.0, 0.3333)
+    assert report.per_sentence[0] == {"index": 0, "matched": 0, "predicted": 0, "gold": 4,
+                                      "valid": False, "problem": "garbage", "optimal": None,
+                                      "f1": 0.0}
+    assert report.mean_sentence_f1 == 0.5
+
+
+def test_nfd_prediction_matches_nfc_gold(tmp_path):
+    gold = write(tmp_path, "g.txt", "#::snt điều .\n(đ / điều)\n")
+    pred = write(tmp_path, "p.txt", unicodedata.normalize("NFD", "#::snt điều .\n(đ / điều)\n"))
+    assert score_files(pred, gold)[0].f1 == 1.0
+
+
+GOLD = "#::snt chủ tịch xã .\n(c / chủ tịch\n    :mod(x / xã))\n\n#::snt hai .\n(h / hai)\n"
+
+
+def test_misaligned_files_are_an_error_naming_both_places(tmp_path):
+    gold = write(tmp_path, "g.txt", GOLD)
+    swapped = write(tmp_path, "p.txt", "#::snt hai .\n(h / hai)\n\n#::snt chủ tịch xã .\n"
+                                       "(c / chủ tịch)\n")
+    with pytest.raises(Exception, match=r"block 1 is misaligned: .*p.txt:1 has sentence "
+                                        r"'hai .' but .*g.txt:1 has 'chủ tịch xã .'"):
+        score_files(swapped, gold)
+    short = write(tmp_path, "s.txt", GOLD.split("\n\n")[0])
+    with pytest.raises(Exception, match="has 1 blocks but .* has 2"):
+        score_files(short, gold)
+
+
+def test_evaluate_command_reports_invalid_predictions_and_spelling(tmp_path):
+    gold = write(tmp_path, "g.txt", GOLD)
+    pred = write(tmp_path, "p.txt", "#::snt chủ tịch xã .\n(c / chủ_tịch\n    :mod(x / xã))\n\n"
+                                    "#::snt hai .\n(h / hai :mod (\n")
+    out = tmp_path / "r.json"
+    res = CliRunner().invoke(main, ["evaluate", "--predictions", str(pred), "--gold", str(gold),
+                                    "--json", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "invalid predictions (scored as empty): 1" in res.output
+    report = json.loads(out.read_text())
+    assert (report["matched"], report["predicted_triples"], report["gold_triples"]) == (3, 4, 6)
+    assert report["invalid_predictions"][0]["line"] == 5
+    res = CliRunner().invoke(main, ["evaluate", "--predictions", str(pred), "--gold", str(gold),
+                                    "--normalize-concepts", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["matched"] == 4 and report["concepts_respelled"] == 1
