@@ -255,5 +255,43 @@ def evaluate(metric, pred_path, gold_path, restarts, seed, exact, normalize_conc
     _write_json(json_out, {"metric": metric, **extra, **report.to_dict()})
 
 
+@main.command(name="repair")
+@click.argument("in_path", type=click.Path(dir_okay=False))
+@click.argument("out_path", type=click.Path(dir_okay=False))
+@click.option("--concepts", type=click.Choice(["keep", "space", "underscore"]),
+              default="space", show_default=True, help="Spelling of multi-word concepts.")
+@JSON_OUT
+def repair_(in_path, out_path, concepts, json_out):
+    """Turn every graph of IN_PATH (model output, block format) into a valid graph.
+
+    Sentences and block order are kept; each change is reported.
+    """
+    from collections import Counter
+
+    from visempar.amr import AMRError, Example, write_corpus
+    from visempar.amr.io import iter_blocks, read_text
+    from visempar.amr.repair import repair
+
+    try:
+        blocks = list(iter_blocks(read_text(in_path)))
+    except AMRError as e:
+        raise click.ClickException(str(e)) from None
+    examples, rows, kinds = [], [], Counter()
+    for i, block in enumerate(blocks):
+        result = repair(block.graph_text, None if concepts == "keep" else concepts)
+        examples.append(Example(block.sentence, result.graph, str(in_path), block.line))
+        kinds.update(set(result.kinds))
+        rows.append({"index": i, "line": block.line, "changes": result.changes,
+                     "empty": result.empty})
+    write_corpus(out_path, examples)
+    changed = sum(1 for r in rows if r["changes"])
+    click.echo(f"{len(rows)} graphs written to {out_path}; {changed} repaired, "
+               f"{sum(r['empty'] for r in rows)} without any graph")
+    for kind, n in kinds.most_common():
+        click.echo(f"  {kind}: {n}")
+    _write_json(json_out, {"input": str(in_path), "output": str(out_path), "graphs": len(rows),
+                           "repaired": changed, "kinds": dict(kinds), "blocks": rows})
+
+
 if __name__ == "__main__":
     main()

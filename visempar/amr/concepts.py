@@ -24,9 +24,10 @@ def respell(concept: str, style: ConceptStyle) -> str:
     if concept.startswith('"'):
         return concept
     if style == "space":
-        return " ".join(w for w in concept.replace("_", " ").split(" ") if w)
+        words = concept.replace("_", " ").split()
+        return " ".join(words) if words else concept
     if style == "underscore":
-        return "_".join(w for w in concept.split(" ") if w)
+        return "_".join(concept.split())
     raise ValueError(f"unknown concept style {style!r}; expected one of "
                      f"{', '.join(CONCEPT_STYLES)}")
 
