@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set up .venv if needed and run the main job on the embedded default (the bundled sample).
+# Today that is the corpus and scoring pipeline; training and parsing join it as they land.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1
+V=.venv/bin/visempar
+out=runs/demo
+mkdir -p "$out"
+
+echo "== validate the bundled sample corpus"
+$V data validate --json "$out/validate.json"
+echo "== statistics"
+$V data stats --json "$out/stats.json"
+echo "== deterministic train/dev split, refusing overlap with the test sentences"
+$V data split data/sample/train.txt --dev-fraction 0.1 --seed 0 --out "$out/split" \
+  --test data/sample/test.txt --json "$out/split.json"
+echo "== repair a damaged copy of the test graphs (truncated, chatty, misspelled)"
+.venv/bin/python - "$out" <<'PY'
+import sys
+from pathlib import Path
+blocks = Path("data/sample/test.txt").read_text(encoding="utf-8").strip().split("\n\n")
+damaged = []
+for i, block in enumerate(blocks):
+    snt, graph = block.split("\n", 1)
+    if i % 5 == 1:
+        graph = graph[: len(graph) // 2]               # truncated output
+    elif i % 5 == 2:
+        graph = "Here is the graph:\n" + graph + " Done."  # text around the graph
+    elif i % 5 == 3:
+        graph = graph.replace(" ", "_").replace("_/_", " / ")  # concepts joined with _
+    damaged.append(snt + "\n" + graph)
+Path(sys.argv[1], "damaged.txt").write_text("\n\n".join(damaged) + "\n", encoding="utf-8")
+PY
+echo "-- scored as they are (invalid graphs count as empty):"
+$V evaluate --metric smatch --predictions "$out/damaged.txt" --gold data/sample/test.txt \
+  --json "$out/score-damaged.json"
+$V repair "$out/damaged.txt" "$out/repaired.txt" --json "$out/repair.json"
+echo "-- after repair:"
+$V evaluate --metric smatch --predictions "$out/repaired.txt" --gold data/sample/test.txt \
+  --json "$out/score-repaired.json"
+echo "== reports in $out/"
