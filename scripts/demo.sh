@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Set up .venv if needed and run the main job on the embedded default (the bundled sample).
-# Today that is the corpus and scoring pipeline; training and parsing join it as they land.
+# Corpus checks, scoring and repair, then preflight + train + evaluate for both variants.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -40,4 +40,10 @@ $V repair "$out/damaged.txt" "$out/repaired.txt" --json "$out/repair.json"
 echo "-- after repair:"
 $V evaluate --metric smatch --predictions "$out/repaired.txt" --gold data/sample/test.txt \
   --json "$out/score-repaired.json"
+for variant in baseline mtup; do
+  echo "== train $variant on the tiny model (preflight first; the model is built once, ~1 min)"
+  $V train --variant "$variant" --output-dir "$out/tiny-$variant" --overwrite
+  echo "== parse and score the sample test split with the $variant run"
+  $V evaluate --metric smatch --run "$out/tiny-$variant" --json "$out/score-$variant.json"
+done
 echo "== reports in $out/"

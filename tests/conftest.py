@@ -11,6 +11,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="visempar-hf-")
+os.environ["VISEMPAR_CACHE"] = tempfile.mkdtemp(prefix="visempar-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
 VLSP = ROOT.parent / "shared" / "vlsp2025"
@@ -36,3 +37,39 @@ def write(tmp_path: Path, name: str, text: str, newline: str = "\n") -> Path:
     path = tmp_path / name
     path.write_bytes(text.replace("\n", newline).encode("utf-8"))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model() -> str:
+    """A tiny model with a short warm-up, built once per session (as `--model tiny` is)."""
+    import torch
+
+    from visempar.model.tiny import TinySpec, tiny_model_path
+
+    torch.set_num_threads(1)
+    return str(tiny_model_path(TinySpec(warmup_steps=40), log=lambda *_: None))
+
+
+def tiny_config(model: str, out=None, **overrides):
+    """A config small enough for a test: a few steps on the sample corpus."""
+    from visempar.train.config import from_mapping
+
+    values = dict(model=model, variant="baseline", max_length=384, lora_r=4, lora_alpha=8,
+                  lora_dropout=0.0, learning_rate=2e-3, warmup=0.1, max_steps=6,
+                  per_device_train_batch_size=4, logging_steps=1, save_steps=3, eval_steps=0,
+                  max_new_tokens=48, generation_batch_size=8, stall_check_steps=0)
+    if out is not None:
+        values["output_dir"] = str(out)
+    values.update(overrides)
+    return from_mapping(values, "test")
+
+
+@pytest.fixture(scope="session")
+def trained_run(tiny_model, tmp_path_factory):
+    """A finished 6-step baseline run, shared by the parsing tests."""
+    from visempar.train.run import train
+
+    out = tmp_path_factory.mktemp("run") / "baseline"
+    summary = train(tiny_config(tiny_model, out), log=lambda *_: None)
+    assert summary["status"] == "completed"
+    return out

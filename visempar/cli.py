@@ -212,10 +212,16 @@ def format_(path, out_path, style, concepts, on_error):
 
 @main.command()
 @click.option("--metric", type=click.Choice(["smatch"]), default="smatch", show_default=True)
-@click.option("--predictions", "pred_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--predictions", "pred_path", type=click.Path(dir_okay=False),
               help="Predicted graphs, one block per gold block, in the same order.")
-@click.option("--gold", "gold_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--gold", "gold_path", type=click.Path(dir_okay=False),
               help="Gold graphs in the VLSP block format.")
+@click.option("--run", "run_dir", type=click.Path(file_okay=False),
+              help="Parse the gold file's sentences with this trained run, then score.")
+@click.option("--data", "data_path", type=click.Path(dir_okay=False),
+              help="With --run: the gold file (default: the sample test split).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="With --run: where predictions and reports go (default RUN/eval).")
 @click.option("--restarts", type=int, default=4, show_default=True,
               help="Random restarts of the hill-climbing alignment (the reference uses 4).")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -226,14 +232,21 @@ def format_(path, out_path, style, concepts, on_error):
 @click.option("--normalize-concepts", is_flag=True,
               help="Respell multi-word concepts of the predictions to the gold convention.")
 @JSON_OUT
-def evaluate(metric, pred_path, gold_path, restarts, seed, exact, normalize_concepts,
-             json_out):
-    """Corpus-level Smatch of PREDICTIONS against GOLD.
+def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
+             normalize_concepts, json_out):
+    """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
     """
     from visempar.amr import AMRError
+
+    if run_dir:
+        if pred_path or gold_path:
+            raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
+        return _evaluate_run(run_dir, data_path, out_dir, restarts, seed, json_out)
+    if not (pred_path and gold_path):
+        raise click.UsageError("give --predictions and --gold, or --run")
     from visempar.eval.files import score_files
 
     try:
@@ -253,6 +266,48 @@ def evaluate(metric, pred_path, gold_path, restarts, seed, exact, normalize_conc
         click.echo(f"concepts respelled to the gold convention: {extra['concepts_respelled']}")
     click.echo(f"alignment: {report.alignment}")
     _write_json(json_out, {"metric": metric, **extra, **report.to_dict()})
+
+
+def _progress(total: int, label: str):
+    """A click progress bar and the callback that advances it."""
+    bar = click.progressbar(length=total, label=label, file=sys.stderr)
+    return bar, bar.update
+
+
+def _load_run(run_dir: str):
+    from visempar.eval.generate import load_run
+
+    _threads()
+    try:
+        return load_run(run_dir)
+    except (FileNotFoundError, OSError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, json_out):
+    from visempar.amr import AMRError
+    from visempar.eval.predict import evaluate_run
+
+    loaded = _load_run(run_dir)
+    out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
+    try:
+        from visempar.amr import read_corpus
+        from visempar.data.corpus import sample_path
+
+        total = len(read_corpus(data_path or sample_path("test")).examples)
+        bar, step = _progress(total, "parsing")
+        with bar:
+            summary = evaluate_run(loaded, data_path, out, restarts=restarts, seed=seed, progress=step)
+    except (AMRError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    lo, hi = summary["f1_ci95"]
+    gen = summary["generation"]
+    click.echo(f"Smatch  P {summary['precision']:.4f}  R {summary['recall']:.4f}  F1 {summary['f1']:.4f}  "
+               f"(95% CI {lo:.4f}-{hi:.4f}, {gen['sentences']} sentences, {summary['variant']})")
+    click.echo(f"outputs: {gen['paths']}; needed repair {gen['needed_repair']} "
+               f"({gen['repair_kinds']}); invalid after repair {summary['invalid']}")
+    click.echo(f"generation {gen['sentences_per_second']} sentences/s; reports in {out}/")
+    _write_json(json_out, summary)
 
 
 @main.command(name="repair")
@@ -291,6 +346,177 @@ def repair_(in_path, out_path, concepts, json_out):
         click.echo(f"  {kind}: {n}")
     _write_json(json_out, {"input": str(in_path), "output": str(out_path), "graphs": len(rows),
                            "repaired": changed, "kinds": dict(kinds), "blocks": rows})
+
+
+
+
+# -- training, preflight, parsing ---------------------------------------------------------
+
+def _threads() -> None:
+    """One intra-op thread unless OMP_NUM_THREADS says otherwise (tiny models, shared CPUs)."""
+    import os
+
+    import torch
+
+    if "OMP_NUM_THREADS" not in os.environ and not torch.cuda.is_available():
+        torch.set_num_threads(1)
+
+
+def train_options(fn):
+    """The config and the common overrides, shared by `train` and `preflight`."""
+    options = [
+        click.option("--config", "config_path", help="YAML config: a path or a name under configs/ "
+                     "(default: configs/tiny-VARIANT.yaml for the tiny model)."),
+        click.option("--model", help="`tiny` (built offline), a hub name or a local directory."),
+        click.option("--variant", type=click.Choice(["baseline", "mtup"])),
+        click.option("--data", "train_data", type=click.Path(dir_okay=False),
+                     help="Training corpus (default: the bundled sample train split)."),
+        click.option("--eval-data", type=click.Path(dir_okay=False),
+                     help="Evaluation corpus (default: the bundled sample dev split)."),
+        click.option("--output-dir", type=click.Path(file_okay=False)),
+        click.option("--learning-rate", type=float),
+        click.option("--max-length", type=int),
+        click.option("--adapter-dtype", type=click.Choice(["float32", "bfloat16"])),
+        click.option("--gradient-accumulation-steps", type=int),
+        click.option("--batch-size", "per_device_train_batch_size", type=int),
+        click.option("--epochs", "num_train_epochs", type=float),
+        click.option("--max-steps", type=int),
+        click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+                     help="Override any config key (repeatable)."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _config(config_path, settings, **flags):
+    import yaml
+
+    from visempar.train.config import ConfigError, load_config
+
+    overrides = {k: v for k, v in flags.items() if v is not None}
+    for item in settings:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--set {item!r}: expected KEY=VALUE")
+        overrides[key.strip()] = yaml.safe_load(value)
+    if config_path is None and overrides.get("model", "tiny") == "tiny":
+        config_path = f"tiny-{overrides.get('variant', 'baseline')}"
+    try:
+        return load_config(config_path, overrides)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _run_preflight(config, strict: bool, json_out: str | None):
+    from visempar.preflight.checks import preflight
+
+    report, prepared = preflight(config, log=lambda m: click.echo(m, err=True))
+    click.echo(report.table())
+    _write_json(json_out, report.to_dict())
+    return report, prepared
+
+
+@main.command()
+@train_options
+@click.option("--strict", is_flag=True, help="Warnings fail too.")
+@JSON_OUT
+def preflight(config_path, settings, strict, json_out, **flags):
+    """Build exactly the training stack and prove that it trains, in seconds.
+
+    Exit 0 when no check fails, 1 when one does (--strict: or warns).
+    """
+    _threads()
+    config = _config(config_path, settings, **flags)
+    report, _ = _run_preflight(config, strict, json_out)
+    sys.exit(1 if report.failed(strict) else 0)
+
+
+@main.command()
+@train_options
+@click.option("--resume", is_flag=True, help="Continue the run in --output-dir from its last "
+              "complete checkpoint (refused if the config changed).")
+@click.option("--force", is_flag=True, help="With --resume: accept a changed config.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing run in --output-dir.")
+@click.option("--skip-preflight", is_flag=True, help="Do not run the preflight checks first.")
+@click.option("--strict", is_flag=True, help="Preflight warnings stop the run too.")
+def train(config_path, settings, resume, force, overwrite, skip_preflight, strict, **flags):
+    """Fine-tune a LoRA adapter (TRL SFTTrainer) for VARIANT on the corpus.
+
+    Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and stops; --resume continues exactly.
+    """
+    from visempar.train.health import TrainingHealthError
+    from visempar.train.run import RunError, is_main_process, summary_line
+    from visempar.train.run import train as run_training
+
+    _threads()
+    config = _config(config_path, settings, **flags)
+    prepared = None
+    if not skip_preflight:
+        report, prepared = _run_preflight(config, strict, None) if is_main_process() else (None, None)
+        if report is not None and report.failed(strict):
+            raise click.ClickException("preflight failed: " + ", ".join(c.id for c in report.failed(strict))
+                                       + " (see the table above; --skip-preflight to train anyway)")
+    try:
+        summary = run_training(config, resume=resume, force=force, overwrite=overwrite,
+                               prepared=prepared, log=lambda m: click.echo(m, err=True))
+    except (RunError, TrainingHealthError) as e:
+        raise click.ClickException(str(e)) from None
+    if is_main_process():
+        click.echo(summary_line(summary))
+    sys.exit(summary["exit_code"])
+
+
+@main.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
+              help="One sentence per line (the challenge's test files).")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
+              help="Submission file: a #::snt + graph block per input line, in order.")
+@click.option("--normalize-input", type=click.Choice(["none", "spaces", "lower"]),
+              help="Input spelling: `spaces` turns word-segmentation `_` into spaces "
+                   "(default: the run's input_normalization).")
+@click.option("--batch-size", type=int, help="Generation batch size (default: the run's).")
+@JSON_OUT
+def predict(run_dir, input_path, output_path, normalize_input, batch_size, json_out):
+    """Parse INPUT with a trained RUN into the challenge's submission format."""
+    from visempar.eval.predict import predict as run_predict
+    from visempar.eval.predict import read_sentence_lines, write_submission
+
+    try:
+        sentences = read_sentence_lines(input_path)
+    except (OSError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    loaded = _load_run(run_dir)
+    bar, step = _progress(sum(1 for s in sentences if s.strip()), "parsing")
+    with bar:
+        preds = run_predict(loaded, sentences, normalization=normalize_input, batch_size=batch_size,
+                            progress=step)
+    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
+    write_submission(output_path, preds)
+    report = preds.report()
+    click.echo(f"{report['sentences']} blocks written to {output_path} "
+               f"({report['sentences_per_second']} sentences/s); outputs {report['paths']}, "
+               f"needed repair {report['needed_repair']}")
+    _write_json(json_out, report)
+
+
+@main.command()
+@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--merge", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory for the merged model (HF format, with the tokenizer).")
+def export(run_dir, out_dir):
+    """Merge a run's adapter into its base model and save it in HF format."""
+    from visempar.eval.generate import load_run
+
+    _threads()
+    try:
+        loaded = load_run(run_dir, merged=True)
+    except (FileNotFoundError, OSError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    loaded.model.save_pretrained(out_dir)
+    loaded.tokenizer.save_pretrained(out_dir)
+    click.echo(f"merged model written to {out_dir}")
 
 
 if __name__ == "__main__":

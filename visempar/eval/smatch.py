@@ -227,7 +227,7 @@ def _describe_alignment(scores: Sequence[PairScore], restarts: int, seed: int,
 def bootstrap_ci(scores: Sequence[PairScore], samples: int = 1000, seed: int = 0,
                  level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap interval of the corpus F1, resampling sentences."""
-    if not scores:
+    if not scores or samples <= 0:
         return (0.0, 0.0)
     rng = random.Random(seed)
     counts = [(s.matched, s.predicted, s.gold) for s in scores]

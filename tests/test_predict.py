@@ -1,0 +1,91 @@
+"""Parsing: submission format, mtup fallbacks, repair counts, determinism, export."""
+
+import json
+
+import torch
+from click.testing import CliRunner
+
+from visempar.amr import read_corpus
+from visempar.cli import main
+from visempar.data.prompts import TASK1, TASK2, PromptBuilder, normalize_sentence
+from visempar.eval.generate import path_counts, to_graph_result
+
+torch.set_num_threads(1)
+MTUP = PromptBuilder("mtup")
+
+
+def test_mtup_takes_task2_then_task1_then_repair():
+    good2 = f"{TASK1}\n(đi :agent (tôi))\n{TASK2}\n(đ / đi :agent (t / tôi))\n"
+    assert to_graph_result(MTUP, good2).path == "task2"
+    broken2 = f"{TASK1}\n(muốn :pivot (tôi *1) :topic (đi :agent *1))\n{TASK2}\n(m / muốn :pivot (t / tôi) :topic (đ / đi"
+    fell_back = to_graph_result(MTUP, broken2)
+    assert fell_back.path == "task1"
+    assert len(fell_back.graph.reentrancies()) == 1          # the marker kept the co-reference
+    both_bad = f"{TASK1}\n(đi :agent\n{TASK2}\n(đ / đi :agent (t / tôi)"
+    repaired = to_graph_result(MTUP, both_bad)
+    assert repaired.path == "repaired" and "truncated" in repaired.repairs
+    empty = to_graph_result(MTUP, "xin lỗi")
+    assert empty.path == "empty"
+    counts = path_counts([fell_back, repaired, empty])
+    assert counts["paths"] == {"task1": 1, "repaired": 1, "empty": 1} and counts["needed_repair"] == 2
+
+
+def test_duplicate_variables_never_pass_as_valid():
+    result = to_graph_result(PromptBuilder("baseline"), "(a / ăn :agent (a / anh))")
+    assert result.path == "repaired"
+    variables = [t.source for t in result.graph.instances()]
+    assert len(variables) == len(set(variables))
+
+
+def test_input_normalization_of_the_private_test_spelling():
+    raw = "Cả phòng nhao_nhao : - Quan về !"
+    assert normalize_sentence(raw, "spaces") == "Cả phòng nhao nhao : - Quan về !"
+    assert normalize_sentence(raw, "lower") == "cả phòng nhao nhao : - quan về !"
+    assert normalize_sentence(raw, "none") == raw
+
+
+def test_predict_writes_one_block_per_line_in_order(trained_run, tmp_path):
+    sentences = ["tôi muốn đi học .", "", "Mẹ tôi nấu_cơm .", "trời mưa ."]
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    out1, out2 = tmp_path / "a.txt", tmp_path / "b.txt"
+    for out in (out1, out2):
+        res = CliRunner().invoke(main, ["predict", "--run", str(trained_run), "--input", str(src),
+                                        "--output", str(out), "--json", str(out) + ".json"])
+        assert res.exit_code == 0, res.output
+    assert out1.read_text() == out2.read_text()                    # greedy is deterministic
+    corpus = read_corpus(out1)
+    assert [e.sentence for e in corpus.examples] == ["tôi muốn đi học .", "", "Mẹ tôi nấu_cơm .", "trời mưa ."]
+    report = json.loads((tmp_path / "a.txt.json").read_text())
+    assert report["sentences"] == 4 and report["paths"].get("empty", 0) >= 1
+
+
+def test_evaluate_run_scores_every_gold_graph(trained_run, tmp_path):
+    res = CliRunner().invoke(main, ["evaluate", "--metric", "smatch", "--run", str(trained_run),
+                                    "--out", str(tmp_path / "ev")])
+    assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
+    assert summary["generation"]["sentences"] == 25 and summary["invalid"] == 0
+    assert 0.0 <= summary["f1"] <= 1.0
+    assert len(read_corpus(tmp_path / "ev" / "predictions.txt").examples) == 25
+    rows = (tmp_path / "ev" / "per_sentence.csv").read_text().splitlines()
+    assert len(rows) == 26 and rows[0].startswith("index,line,f1")
+
+
+def test_export_merges_the_adapter(trained_run, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from visempar.eval.generate import load_run
+
+    res = CliRunner().invoke(main, ["export", "--run", str(trained_run), "--merge", str(tmp_path / "m")])
+    assert res.exit_code == 0, res.output
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "m")
+    loaded = load_run(trained_run)
+    ids = torch.tensor([[1, 50, 60, 70]])
+    with torch.no_grad():
+        torch.testing.assert_close(merged(ids).logits, loaded.model(ids).logits, rtol=1e-4, atol=1e-4)
+
+
+def test_missing_run_is_a_clear_error(tmp_path):
+    res = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "nope")])
+    assert res.exit_code == 1 and "not a run directory" in res.output

@@ -1,0 +1,182 @@
+"""Preflight: the healthy default passes; each broken setup fails with the right check."""
+
+import pytest
+import torch
+
+from tests.conftest import tiny_config
+from visempar.preflight.checks import FAIL, PASS, WARN, preflight
+
+torch.set_num_threads(1)
+quiet = lambda *_: None  # noqa: E731
+
+
+def run(config, prepared=None, **kw):
+    report, _ = preflight(config, prepared=prepared, log=quiet, **kw)
+    return report
+
+
+def status(report, check_id):
+    check = report.get(check_id)
+    assert check is not None, [c.id for c in report.checks]
+    return check
+
+
+def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model)
+    prepared = prepare(config, log=quiet)
+    before = {n: p.detach().clone() for n, p in prepared.stack.model.named_parameters()}
+    rng = torch.get_rng_state()
+    report = run(config, prepared)
+    assert report.failed(strict=True) == [], report.table()
+    ids = [c.id for c in report.checks]
+    for needed in ("env.stack", "config.lr", "config.schedule", "data.lengths", "data.mask",
+                   "data.prompt", "data.overlap", "model.dtypes", "model.lora", "model.checkpointing",
+                   "train.backward", "train.movement", "eval.path", "state.restored"):
+        assert needed in ids
+    assert "LR step 1 0, end of warmup 0.002" in status(report, "config.schedule").reason
+    assert "[" in status(report, "data.mask").details["decoded_example"]
+    after = dict(prepared.stack.model.named_parameters())
+    assert all(torch.equal(before[n], after[n]) for n in before)
+    assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_a1_a6_bf16_trainable_tensors_at_small_lr(tiny_model):
+    report = run(tiny_config(tiny_model, adapter_dtype="bfloat16", learning_rate=1e-5))
+    assert status(report, "model.dtypes").status == WARN
+    move = status(report, "train.movement")
+    assert move.status == FAIL and "bfloat16" in move.reason and "rounds away" in move.reason
+
+
+def test_a2_learning_rate_far_too_small(tiny_model):
+    report = run(tiny_config(tiny_model, learning_rate=1e-8))
+    check = status(report, "config.lr")
+    assert check.status == FAIL and "far below the adamw range" in check.reason
+    muon_like = run(tiny_config(tiny_model, learning_rate=2e-2))
+    assert status(muon_like, "config.lr").status == WARN
+    assert "muon" in status(muon_like, "config.lr").reason
+
+
+def test_a3_reentrant_checkpointing_before_lora(tiny_model):
+    """The builder cannot be told to do this; a hand-built stack shows what preflight catches."""
+    from peft import LoraConfig, get_peft_model
+
+    from visempar.model.build import Stack, load_base, load_tokenizer
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model)
+    base = load_base(config, tiny_model, quantize=False)
+    base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
+                                            task_type="CAUSAL_LM"))
+    # transformers 5 and peft each add an input-grad hook; the failing runs had none
+    base.get_input_embeddings()._forward_hooks.clear()
+    stack = Stack(model, load_tokenizer(tiny_model), tiny_model, False, "float32",
+                  ["load", "checkpointing", "lora"])
+    report = run(config, prepare(config, stack=stack, log=quiet))
+    assert status(report, "model.checkpointing").status == FAIL
+    backward = status(report, "train.backward")
+    assert backward.status == FAIL and "received" in backward.reason and "A3" in backward.fix
+
+
+def test_a4_schedule_in_optimizer_steps_and_endless_warmup(tiny_model):
+    report = run(tiny_config(tiny_model, max_steps=-1, num_train_epochs=1,
+                             gradient_accumulation_steps=4, per_device_train_batch_size=4))
+    reason = status(report, "config.schedule").reason
+    assert reason.startswith("10 optimizer steps = ceil(40 micro-batches / 4 accumulation)")
+    bad = run(tiny_config(tiny_model, max_steps=10, warmup=40))
+    assert status(bad, "config.schedule").status == FAIL
+    assert "never ends" in status(bad, "config.schedule").reason
+
+
+def test_b1_broken_evaluation_path(tiny_model, monkeypatch):
+    import visempar.eval.generate as generation
+
+    def broken(*args, step=None, **kwargs):
+        return step % 500  # the real bug: called without step
+
+    monkeypatch.setattr(generation, "generate", broken)
+    check = status(run(tiny_config(tiny_model)), "eval.path")
+    assert check.status == FAIL and "TypeError" in check.reason and "B1" in check.fix
+
+
+def test_b2_nan_producing_batch(tiny_model):
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model)
+    prepared = prepare(config, log=quiet)
+    emb = prepared.stack.model.get_input_embeddings()
+    handle = emb.register_forward_hook(lambda m, a, out: out * float("nan") if m.training else out)
+    try:
+        check = status(run(config, prepared), "train.backward")
+    finally:
+        handle.remove()
+    assert check.status == FAIL and "non-finite loss" in check.reason and "examples [" in check.reason
+
+
+def test_d2_max_length_that_truncates(tiny_model):
+    check = status(run(tiny_config(tiny_model, max_length=96)), "data.lengths")
+    assert check.status == FAIL and "longer than max_length 96 are excluded" in check.reason
+
+
+def test_d3_inference_prompt_differs_from_training(tiny_model):
+    from visempar.data.encode import encode_example
+    from visempar.data.prompts import PromptBuilder
+    from visempar.train.run import prepare
+
+    class Drifted(PromptBuilder):
+        def prompt(self, sentence):
+            return super().prompt(sentence).replace("AMR:\n", "AMR: \n")
+
+    config = tiny_config(tiny_model)
+    prepared = prepare(config, log=quiet)
+    drifted = Drifted("baseline", prepared.stack.tokenizer)
+    prepared.train.rows = [encode_example(prepared.stack.tokenizer, drifted, e, i)
+                           for i, e in enumerate(prepared.train.examples)]
+    check = status(run(config, prepared), "data.prompt")
+    assert check.status == FAIL and "differs from the training prompt" in check.reason
+
+
+@pytest.mark.parametrize("fault", ["prompt-supervised", "eos-masked"])
+def test_d7_labels_that_supervise_the_prompt_or_mask_eos(tiny_model, fault):
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model)
+    prepared = prepare(config, log=quiet)
+    for row in prepared.train.rows:
+        if fault == "prompt-supervised":
+            row["labels"] = list(row["input_ids"])
+        else:
+            row["labels"] = row["labels"][:-1] + [-100]
+    check = status(run(config, prepared), "data.mask")
+    assert check.status == FAIL
+    assert ("prompt tokens are supervised" if fault == "prompt-supervised" else "EOS") in check.reason
+
+
+def test_4bit_without_cuda_fails_early(tiny_model):
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    report = run(tiny_config(tiny_model, load_in_4bit="true"))
+    assert report.checks[0].id == "env.stack" and report.checks[0].status == FAIL
+    assert "CUDA is not available" in report.checks[0].reason
+
+
+def test_cli_preflight_exit_codes_and_json(tiny_model, tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from visempar.cli import main
+
+    out = tmp_path / "pf.json"
+    ok = CliRunner().invoke(main, ["preflight", "--model", tiny_model, "--max-steps", "4",
+                                   "--json", str(out)])
+    assert ok.exit_code == 0, ok.output
+    assert "checks, 0 failed, 0 warnings" in ok.output
+    assert json.loads(out.read_text())["failed"] == []
+    bad = CliRunner().invoke(main, ["preflight", "--model", tiny_model, "--max-length", "64"])
+    assert bad.exit_code == 1 and "data.lengths" in bad.output
+    typo = CliRunner().invoke(main, ["preflight", "--model", tiny_model, "--set", "lora_rank=8"])
+    assert typo.exit_code != 0 and "unknown key 'lora_rank'" in typo.output
+    assert PASS == "pass"

@@ -1,0 +1,298 @@
+"""Training: config, schedule, builder order, label masks, monitor, resume, signals, DDP."""
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from tests.conftest import ROOT, tiny_config, write
+from visempar.amr import read_corpus
+from visempar.data.corpus import sample_path
+from visempar.data.encode import IGNORE, encode_example
+from visempar.data.prompts import TASK2, PromptBuilder
+from visempar.train.config import ConfigError, load_config
+from visempar.train.schedule import plan
+
+torch.set_num_threads(1)
+
+
+def test_unknown_config_key_names_file_line_and_key(tmp_path):
+    path = write(tmp_path, "c.yaml", "model: tiny\nlearning_rat: 0.001\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml:2: unknown key 'learning_rat' \(did you mean 'learning_rate'\?\)"):
+        load_config(path)
+
+
+def test_bad_values_are_refused_with_the_key(tmp_path):
+    with pytest.raises(ConfigError, match="variant must be one of baseline, mtup"):
+        load_config(write(tmp_path, "c.yaml", "variant: seq2seq\n"))
+    with pytest.raises(ConfigError, match="per_device_train_batch_size must be int"):
+        load_config(None, {"per_device_train_batch_size": "eight"})
+    with pytest.raises(ConfigError, match="warmup is a ratio"):
+        load_config(None, {"warmup": 2.5})
+
+
+def test_shipped_configs_load():
+    for name in ("tiny-baseline", "tiny-mtup", "qwen2.5-7b-qlora", "qwen2.5-14b-qlora"):
+        config = load_config(name)
+        assert config.learning_rate > 0
+
+
+def test_schedule_is_sized_in_optimizer_steps():
+    config = tiny_config("tiny", gradient_accumulation_steps=4, max_steps=-1, num_train_epochs=2,
+                         per_device_train_batch_size=8, warmup=0.1)
+    s = plan(config, examples=160)
+    assert s.micro_batches_per_epoch == 20
+    assert s.steps_per_epoch == 5 and s.total_steps == 10       # not 40 (micro-batches)
+    assert s.warmup_steps == 1
+    assert s.lr_at["end of warmup"] == pytest.approx(2e-3)
+    assert 0 < s.lr_at["last step"] < 2e-3
+    # a remainder window still counts as a step; two ranks halve the data per rank
+    assert plan(tiny_config("tiny", gradient_accumulation_steps=3, max_steps=-1, num_train_epochs=1,
+                            per_device_train_batch_size=8), 160).total_steps == 7
+    assert plan(tiny_config("tiny", max_steps=-1, num_train_epochs=1, per_device_train_batch_size=8),
+                160, world_size=2).total_steps == 10
+
+
+def test_label_mask_supervises_completion_and_eos_only(tiny_model):
+    from visempar.model.build import load_tokenizer
+
+    tok = load_tokenizer(tiny_model)
+    assert tok.pad_token_id != tok.eos_token_id
+    example = read_corpus(sample_path("train")).examples[0]
+    for variant in ("baseline", "mtup"):
+        builder = PromptBuilder(variant, tok)
+        row = encode_example(tok, builder, example, 0)
+        prompt_len = row["segment"].count(0)
+        assert row["labels"][:prompt_len] == [IGNORE] * prompt_len
+        assert row["labels"][prompt_len:] == row["input_ids"][prompt_len:]
+        assert row["labels"][-1] == tok.eos_token_id
+        assert tok.decode(row["input_ids"][:prompt_len], skip_special_tokens=True) == builder.prompt(example.sentence)
+        if variant == "mtup":
+            assert row["segment"].count(1) > 0 and row["segment"].count(2) > 0
+            task2 = [t for t, s in zip(row["input_ids"], row["segment"]) if s == 2]
+            assert tok.decode(task2, skip_special_tokens=True).startswith(TASK2)
+
+
+def test_tiny_tokenizer_survives_save_and_reload(tiny_model, tmp_path):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_model)
+    tok.save_pretrained(tmp_path)
+    again = AutoTokenizer.from_pretrained(tmp_path)
+    text = "Hắn trợn mắt lên quát : - Thế_thì thằng nào ăn đi ?\n(q / quát :agent (h / hắn))"
+    assert again(text)["input_ids"] == tok(text)["input_ids"]
+    assert json.loads((open(f"{tiny_model}/visempar-tiny.json").read()))["warmup_loss_last"] < \
+        json.loads((open(f"{tiny_model}/visempar-tiny.json").read()))["warmup_loss_first"]
+
+
+def test_builder_order_is_fixed(tiny_model):
+    from visempar.model.build import apply_lora, build_stack, enable_checkpointing, load_base
+    from visempar.train.config import TrainConfig
+
+    config = tiny_config(tiny_model)
+    stack = build_stack(config)
+    assert stack.steps == ["load", "lora", "checkpointing"]
+    assert all(p.dtype == torch.float32 for p in stack.model.parameters() if p.requires_grad)
+    assert not any("order" in name or "checkpoint_before" in name for name in TrainConfig.__dataclass_fields__)
+    base = load_base(config, tiny_model, quantize=False)
+    enable_checkpointing(base)
+    with pytest.raises(RuntimeError, match="before LoRA"):
+        apply_lora(base, config)
+
+
+def test_trl_qlora_bf16_cast_is_undone(tiny_model, tmp_path):
+    """TRL casts trainable tensors of quantised models to bf16; visempar keeps fp32 (A6)."""
+    from visempar.train.health import HealthMonitor
+    from visempar.train.run import prepare
+    from visempar.train.trainer import make_trainer
+
+    config = tiny_config(tiny_model)
+    p = prepare(config, log=lambda *_: None)
+    p.stack.model.base_model.model.is_loaded_in_4bit = True
+    p.stack.model.is_loaded_in_4bit = True
+    trainer = make_trainer(config, p.stack, p.train.rows[:8], [], p.schedule, tmp_path,
+                           HealthMonitor(3, 0))
+    trainer.close()
+    assert {p.dtype for p in trainer.model.parameters() if p.requires_grad} == {torch.float32}
+
+
+class _At(TrainerCallback):
+    """Runs `action` once at the end of optimizer step `step`."""
+
+    def __init__(self, step, action):
+        self.step, self.action, self.done = step, action, False
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step == self.step and not self.done:
+            self.done = True
+            self.action()
+
+
+def _adapter(run_dir):
+    from safetensors.torch import load_file
+
+    return load_file(str(run_dir / "adapter" / "adapter_model.safetensors"))
+
+
+def test_train_writes_a_complete_run(trained_run):
+    for name in ("config.yaml", "run.json", "metrics.jsonl", "curve.png", "summary.json",
+                 "adapter/adapter_config.json", "adapter/tokenizer.json"):
+        assert (trained_run / name).exists(), name
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["steps"] == 6
+    records = [json.loads(line) for line in (trained_run / "metrics.jsonl").read_text().splitlines()]
+    lrs = [r["learning_rate"] for r in records if "learning_rate" in r]
+    assert lrs[0] == 0.0 and all(lr > 0 for lr in lrs[1:])      # no non-zero LR shown as 0
+    assert all("loss_graph" in r for r in records if "loss" in r)
+    run = json.loads((trained_run / "run.json").read_text())
+    assert run["schedule"]["total_steps"] == 6 and run["build_order"] == ["load", "lora", "checkpointing"]
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(run["model_path"]),
+                              str(trained_run / "adapter"))
+
+
+def test_mtup_logs_both_task_losses_and_loss_decreases(tiny_model, tmp_path):
+    from visempar.train.run import train
+
+    summary = train(tiny_config(tiny_model, tmp_path / "m", variant="mtup", max_steps=12,
+                                learning_rate=3e-3), log=lambda *_: None)
+    records = [json.loads(line) for line in (tmp_path / "m" / "metrics.jsonl").read_text().splitlines()]
+    losses = [r for r in records if "loss" in r]
+    assert all("loss_task1" in r and "loss_task2" in r for r in losses)
+    first = sum(r["loss"] for r in losses[:3]) / 3
+    last = sum(r["loss"] for r in losses[-3:]) / 3
+    assert last < first, (first, last)
+    assert summary["status"] == "completed"
+
+
+def test_interrupt_then_resume_equals_uninterrupted(tiny_model, tmp_path):
+    from visempar.train.run import complete_checkpoints, train
+
+    quiet = lambda *_: None  # noqa: E731
+    straight = train(tiny_config(tiny_model, tmp_path / "a", save_steps=100), log=quiet)
+    assert straight["status"] == "completed"
+
+    cut = tiny_config(tiny_model, tmp_path / "b", save_steps=100)
+    # the signal lands after the monitor's end-of-step-2 hook, so step 3 is the last one
+    stop = _At(2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    first = train(cut, callbacks=[stop], log=quiet)
+    assert first["status"] == "interrupted" and first["exit_code"] == 130 and first["steps"] == 3
+    assert [c.name for c in complete_checkpoints(tmp_path / "b")] == ["checkpoint-3"]
+    assert not (tmp_path / "b" / "adapter").exists()
+
+    resumed = train(cut, resume=True, log=quiet)
+    assert resumed["status"] == "completed" and resumed["resumed_from"] == "checkpoint-3"
+    a, b = _adapter(tmp_path / "a"), _adapter(tmp_path / "b")
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_sigterm_saves_and_stops(tiny_model, tmp_path):
+    from visempar.train.run import train
+
+    out = tmp_path / "t"
+    summary = train(tiny_config(tiny_model, out, save_steps=100),
+                    callbacks=[_At(3, lambda: os.kill(os.getpid(), signal.SIGTERM))], log=lambda *_: None)
+    assert summary["exit_code"] == 143 and summary["last_checkpoint"] == "checkpoint-4"
+    assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
+
+
+def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
+    from visempar.train.run import RunError, train
+
+    out = tmp_path / "r"
+    train(tiny_config(tiny_model, out, max_steps=3), log=lambda *_: None)
+    with pytest.raises(RunError, match=r"learning_rate: 0\.002 -> 0\.001"):
+        train(tiny_config(tiny_model, out, max_steps=3, learning_rate=1e-3), resume=True)
+    with pytest.raises(RunError, match="already holds a run"):
+        train(tiny_config(tiny_model, out, max_steps=3))
+    with pytest.raises(RunError, match="no complete checkpoint"):
+        (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").unlink()
+        train(tiny_config(tiny_model, out, max_steps=3), resume=True)
+
+
+def _nan_embedding(model, calls):
+    """Make the forward pass produce NaN on the given (1-based) training forward calls."""
+    count = {"n": 0}
+
+    def hook(module, args, output):
+        if module.training:
+            count["n"] += 1
+            if count["n"] in calls:
+                return output * float("nan")
+        return output
+
+    return model.get_input_embeddings().register_forward_hook(hook)
+
+
+def test_nan_step_is_skipped_counted_and_not_applied(tiny_model, tmp_path):
+    from visempar.train.run import prepare, train
+
+    config = tiny_config(tiny_model, tmp_path / "n", max_steps=5)
+    prepared = prepare(config, log=lambda *_: None)
+    handle = _nan_embedding(prepared.stack.model, calls={3})
+    messages = []
+    summary = train(config, prepared=prepared, log=messages.append)
+    handle.remove()
+    assert summary["status"] == "completed"
+    assert summary["health"]["skipped_steps"] == 1
+    bad = summary["health"]["bad_batches"][0]
+    assert bad["step"] == 3 and bad["loss"] == "nan" and len(bad["examples"]) == 4
+    assert any("step 3: non-finite loss" in m for m in messages)
+    records = [json.loads(x) for x in (tmp_path / "n" / "metrics.jsonl").read_text().splitlines()]
+    step3 = next(r for r in records if r["step"] == 3 and "loss" in r)
+    assert math.isnan(step3["loss"])                              # shown, never clamped to 0
+    assert all(math.isfinite(r["loss"]) for r in records if "loss" in r and r["step"] != 3)
+
+
+def test_consecutive_nan_steps_abort_with_the_cause(tiny_model, tmp_path):
+    from visempar.train.run import prepare, train
+
+    config = tiny_config(tiny_model, tmp_path / "x", max_steps=6, max_bad_steps=2)
+    prepared = prepare(config, log=lambda *_: None)
+    handle = _nan_embedding(prepared.stack.model, calls=set(range(2, 100)))
+    summary = train(config, prepared=prepared, log=lambda *_: None)
+    handle.remove()
+    assert summary["status"] == "aborted" and summary["exit_code"] == 1
+    assert "2 optimizer steps in a row had a non-finite loss" in summary["error"]
+    assert summary["steps"] == 2
+
+
+def test_stalled_tensors_are_reported(tiny_model, tmp_path):
+    from visempar.train.run import prepare, train
+
+    config = tiny_config(tiny_model, tmp_path / "s", max_steps=4, stall_check_steps=2)
+    prepared = prepare(config, log=lambda *_: None)
+    frozen = next(n for n, p in prepared.stack.model.named_parameters() if "lora_B" in n)
+    param = dict(prepared.stack.model.named_parameters())[frozen]
+    param.register_hook(lambda g: torch.zeros_like(g))
+    summary = train(config, prepared=prepared, log=lambda *_: None)
+    assert frozen in summary["health"]["stalled_tensors"]
+
+
+def test_two_process_ddp_on_cpu(tiny_model, tmp_path):
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29533", "-m", "visempar.cli", "train", "--model", tiny_model,
+           "--config", "tiny-baseline", "--output-dir", str(out), "--max-steps", "3",
+           "--batch-size", "4", "--set", "logging_steps=1", "--set", "lora_r=4",
+           "--set", "eval_steps=0", "--skip-preflight"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rank0 = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    rank1 = [json.loads(x) for x in (out / "metrics.rank1.jsonl").read_text().splitlines()]
+    loss0 = [r["loss"] for r in rank0 if "loss" in r]
+    assert loss0 == [r["loss"] for r in rank1 if "loss" in r] and len(loss0) == 3
+    assert json.loads((out / "run.json").read_text())["world_size"] == 2
+    assert (out / "adapter" / "adapter_model.safetensors").exists()
+    assert list(out.glob("**/adapter_model.safetensors")) != []

@@ -1,0 +1,110 @@
+"""The one prompt builder, for training and inference alike (failure mode D3).
+
+`baseline`: sentence -> graph. `mtup` (multi-task unified prompt): sentence -> task 1, the
+graph without variables (`visempar.amr.variables`), then task 2, the full graph, in one
+completion. Both tasks sit on their own lines after a marker line, so both are extractable
+from a generation even when one of them is broken.
+
+A prompt always ends on a newline, a token boundary, so the tokens the model is trained
+after are exactly the tokens it generates after. When the tokenizer has a chat template the
+instruction becomes the system message and the sentence the user message.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Literal
+
+import penman
+
+from visempar.amr.format import format_graph
+from visempar.amr.variables import strip_variables
+
+Variant = Literal["baseline", "mtup"]
+VARIANTS: tuple[str, ...] = ("baseline", "mtup")
+InputNormalization = Literal["none", "spaces", "lower"]
+
+INSTRUCTIONS = {
+    "baseline": "Phân tích câu tiếng Việt sau thành đồ thị AMR theo ký pháp PENMAN.",
+    "mtup": ("Phân tích câu tiếng Việt sau thành đồ thị AMR. Nhiệm vụ 1: đồ thị không có biến. "
+             "Nhiệm vụ 2: đồ thị đầy đủ theo ký pháp PENMAN."),
+}
+TASK1 = "Nhiệm vụ 1:"
+TASK2 = "Nhiệm vụ 2:"
+_TASK2_LINE = re.compile(rf"^{re.escape(TASK2)}\s*$", re.M)
+_TASK1_LINE = re.compile(rf"^{re.escape(TASK1)}\s*$", re.M)
+
+
+def normalize_sentence(sentence: str, mode: InputNormalization = "spaces") -> str:
+    """Bring a test input to the training spelling: NFC, one line; `spaces` turns the
+    word-segmentation `_` of the private test into spaces, `lower` also lower-cases."""
+    text = " ".join(unicodedata.normalize("NFC", sentence).split())
+    if mode in ("spaces", "lower"):
+        text = " ".join(text.replace("_", " ").split())
+    if mode == "lower":
+        text = text.lower()
+    return text
+
+
+@dataclass(frozen=True)
+class Segments:
+    """A completion cut into the parts whose losses are logged separately."""
+
+    task1: str
+    task2: str
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What a completion holds, per task; None where a task's text is absent."""
+
+    task1: str | None
+    task2: str | None
+    raw: str
+
+
+class PromptBuilder:
+    """Renders prompts and completions for one variant and one tokenizer."""
+
+    def __init__(self, variant: Variant, tokenizer=None, graph_style: str = "oneline"):
+        if variant not in VARIANTS:
+            raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        self.variant = variant
+        self.graph_style = graph_style
+        self.chat_template = getattr(tokenizer, "chat_template", None) if tokenizer else None
+        self._tokenizer = tokenizer
+
+    def prompt(self, sentence: str) -> str:
+        sentence = " ".join(sentence.split())
+        instruction = INSTRUCTIONS[self.variant]
+        if self.chat_template:
+            text = self._tokenizer.apply_chat_template(
+                [{"role": "system", "content": instruction}, {"role": "user", "content": sentence}],
+                tokenize=False, add_generation_prompt=True)
+            return text if text.endswith("\n") else text + "\n"
+        return f"{instruction}\nCâu: {sentence}\nAMR:\n"
+
+    def segments(self, graph: penman.Graph) -> Segments:
+        """The completion's parts; for `baseline` task 1 is empty."""
+        full = format_graph(graph, self.graph_style) + "\n"
+        if self.variant == "baseline":
+            return Segments("", full)
+        stripped = strip_variables(graph, self.graph_style)
+        return Segments(f"{TASK1}\n{stripped}\n", f"{TASK2}\n{full}")
+
+    def completion(self, graph: penman.Graph) -> str:
+        parts = self.segments(graph)
+        return parts.task1 + parts.task2
+
+    def parse(self, generated: str) -> Generation:
+        """Split a generated completion into its tasks (text only; repair comes later)."""
+        if self.variant == "baseline":
+            return Generation(None, generated.strip() or None, generated)
+        second = _TASK2_LINE.search(generated)
+        head, task2 = (generated[:second.start()], generated[second.end():]) if second else (generated, None)
+        first = _TASK1_LINE.search(head)
+        task1 = head[first.end():] if first else (head if second else None)
+        clean = lambda s: (s.strip() or None) if s is not None else None  # noqa: E731
+        return Generation(clean(task1), clean(task2), generated)

@@ -1,0 +1,100 @@
+"""`visempar predict` and `visempar evaluate --run`: a run's graphs for sentences, scored.
+
+The submission format is the challenge's: one `#::snt` + graph block per input line, in
+input order, blank input lines included (they get the placeholder graph).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from visempar.amr.format import format_graph
+from visempar.amr.io import read_corpus, read_text
+from visempar.amr.repair import repair
+from visempar.data.corpus import sample_path
+from visempar.data.prompts import normalize_sentence
+from visempar.eval.generate import Loaded, Parsed, generate, path_counts, to_graph_result, write_report
+
+
+@dataclass
+class Predictions:
+    sentences: list[str]
+    results: list[Parsed]
+    generations: list[str]
+    seconds: float
+
+    def report(self) -> dict:
+        n = len(self.results)
+        return {"sentences": n, "seconds": round(self.seconds, 2),
+                "sentences_per_second": round(n / self.seconds, 2) if self.seconds else None,
+                **path_counts(self.results)}
+
+
+def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | None = None,
+            batch_size: int | None = None, progress=None) -> Predictions:
+    """Graphs for `sentences` (blank ones get the placeholder without generating)."""
+    cfg = loaded.config
+    mode = normalization or cfg.input_normalization
+    todo = [i for i, s in enumerate(sentences) if s.strip()]
+    start = time.perf_counter()
+    texts = generate(loaded.model, loaded.tokenizer, loaded.builder,
+                     [normalize_sentence(sentences[i], mode) for i in todo],
+                     batch_size=batch_size or cfg.generation_batch_size,
+                     max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
+                     num_beams=cfg.num_beams, temperature=cfg.temperature, top_p=cfg.top_p,
+                     seed=cfg.seed, progress=progress)
+    seconds = time.perf_counter() - start
+    generations = [""] * len(sentences)
+    results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
+    for i, text in zip(todo, texts):
+        generations[i] = text
+        results[i] = to_graph_result(loaded.builder, text, cfg.concepts)
+    return Predictions(list(sentences), results, generations, seconds)
+
+
+def read_sentence_lines(path: str | Path) -> list[str]:
+    """One sentence per line; the last line break does not make an extra sentence."""
+    text = read_text(path)
+    if not text.strip():
+        raise ValueError(f"{path}: no sentences (the file is empty)")
+    lines = text.split("\n")
+    return lines[:-1] if lines[-1] == "" else lines
+
+
+def write_submission(path: str | Path, preds: Predictions) -> None:
+    blocks = [f"#::snt {s.strip()}\n{format_graph(r.graph)}" for s, r in zip(preds.sentences, preds.results)]
+    Path(path).write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+
+
+def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, restarts: int = 4,
+                 seed: int = 0, progress=None) -> dict:
+    """Predict the gold file's sentences, score them, write predictions and reports."""
+    from visempar.eval.smatch import score_corpus
+
+    gold_path = Path(data) if data else sample_path("test")
+    gold = read_corpus(gold_path)
+    preds = predict(loaded, [e.sentence or "" for e in gold.examples], progress=progress)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_submission(out_dir / "predictions.txt", preds)
+    report = score_corpus([r.graph for r in preds.results], [e.graph for e in gold.examples],
+                          problems=[None] * len(preds.results), restarts=restarts, seed=seed)
+    rows = report.per_sentence
+    for row, e, r, text in zip(rows, gold.examples, preds.results, preds.generations):
+        row.update(sentence=e.sentence, line=e.line, path=r.path, repairs=r.repairs, generated=text)
+    with open(out_dir / "per_sentence.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["index", "line", "f1", "matched", "predicted", "gold", "path", "repairs", "sentence"])
+        for row in rows:
+            writer.writerow([row["index"], row["line"], row["f1"], row["matched"], row["predicted"],
+                             row["gold"], row["path"], ";".join(row["repairs"]), row["sentence"]])
+    summary = {"run": str(loaded.run_dir), "gold": str(gold_path), "variant": loaded.config.variant,
+               "precision": report.precision, "recall": report.recall, "f1": report.f1,
+               "f1_ci95": report.f1_ci95, "mean_sentence_f1": report.mean_sentence_f1,
+               "invalid": report.invalid, "alignment": report.alignment, "generation": preds.report()}
+    write_report(out_dir / "per_sentence.json", {"summary": summary, "per_sentence": rows})
+    write_report(out_dir / "summary.json", summary)
+    return summary

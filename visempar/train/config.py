@@ -1,0 +1,227 @@
+"""A training config is data: a dataclass read from YAML, overridden by CLI flags.
+
+Unknown keys are an error naming the key (and the nearest known one), values are checked
+before anything is built, and the resolved config has a hash, so a resumed run can prove
+it continues under the same settings (failure mode B3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import hashlib
+import json
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from visempar.data.prompts import VARIANTS
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd")
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; the message names the file and key."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run depends on. Paths are kept as given; `None` means the sample."""
+
+    model: str = "tiny"
+    variant: str = "baseline"
+    train_data: str | None = None
+    eval_data: str | None = None
+    output_dir: str | None = None
+    seed: int = 0
+    # data
+    max_length: int = 512
+    on_truncation: str = "exclude"
+    graph_style: str = "oneline"
+    concepts: str = "space"
+    # model
+    load_in_4bit: str = "auto"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: list[str] | str = "all-linear"
+    adapter_dtype: str = "float32"
+    activation_checkpointing: bool = True
+    # optimisation
+    optimizer: str = "adamw_torch"
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "cosine"
+    warmup: float = 0.1
+    num_train_epochs: float = 1.0
+    max_steps: int = -1
+    per_device_train_batch_size: int = 8
+    gradient_accumulation_steps: int = 1
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    # bookkeeping
+    logging_steps: int = 5
+    save_steps: int = 50
+    save_total_limit: int = 2
+    eval_steps: int = 0
+    per_device_eval_batch_size: int = 8
+    # health
+    max_bad_steps: int = 3
+    stall_check_steps: int = 10
+    # generation (evaluation path)
+    max_new_tokens: int = 256
+    generation_batch_size: int = 16
+    num_beams: int = 1
+    do_sample: bool = False
+    temperature: float = 1.0
+    top_p: float = 1.0
+    input_normalization: str = "spaces"
+    tags: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def hash(self) -> str:
+        """A stable hash of the settings that determine the training trajectory."""
+        payload = {k: v for k, v in self.to_dict().items() if k not in VOLATILE_KEYS}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+    def diff(self, other: "TrainConfig") -> list[str]:
+        """`key: old -> new` for each trajectory setting that differs from `other`."""
+        mine, theirs = self.to_dict(), other.to_dict()
+        return [f"{k}: {theirs[k]!r} -> {mine[k]!r}" for k in mine
+                if k not in VOLATILE_KEYS and mine[k] != theirs[k]]
+
+
+# Settings that may change between an interrupted run and its resumption.
+VOLATILE_KEYS = frozenset({"output_dir", "logging_steps", "save_steps", "save_total_limit",
+                           "generation_batch_size", "per_device_eval_batch_size", "tags"})
+
+_CHOICES = {
+    "variant": VARIANTS, "on_truncation": ("exclude", "refuse"), "graph_style": ("oneline", "vlsp"),
+    "concepts": ("space", "underscore"), "load_in_4bit": ("auto", "true", "false"),
+    "adapter_dtype": ("float32", "bfloat16"), "optimizer": OPTIMIZERS,
+    "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
+}
+_POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
+             "gradient_accumulation_steps", "logging_steps", "save_steps", "max_bad_steps",
+             "max_new_tokens", "generation_batch_size", "per_device_eval_batch_size", "num_beams")
+
+
+def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
+    kind = type(default)
+    if name == "lora_target_modules":
+        if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            return value
+        raise ConfigError(f"{where}: {name} must be 'all-linear' or a list of module names")
+    if name == "load_in_4bit" and isinstance(value, bool):
+        return "true" if value else "false"
+    if default is None:
+        return None if value in (None, "", "null") else str(value)
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+    elif kind is int and not isinstance(value, bool):
+        try:
+            if float(value) == int(float(value)):
+                return int(float(value))
+        except (TypeError, ValueError):
+            pass
+    elif kind is float and not isinstance(value, bool):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    elif kind is str:
+        return str(value)
+    elif kind is dict and isinstance(value, dict):
+        return value
+    raise ConfigError(f"{where}: {name} must be {kind.__name__}, got {value!r}")
+
+
+def validate(config: TrainConfig, where: str = "config") -> TrainConfig:
+    for name, choices in _CHOICES.items():
+        if getattr(config, name) not in choices:
+            raise ConfigError(f"{where}: {name} must be one of {', '.join(choices)}, "
+                              f"got {getattr(config, name)!r}")
+    for name in _POSITIVE:
+        if getattr(config, name) <= 0:
+            raise ConfigError(f"{where}: {name} must be positive, got {getattr(config, name)!r}")
+    if not 0 < config.learning_rate < 1:
+        raise ConfigError(f"{where}: learning_rate must be in (0, 1), got {config.learning_rate!r}")
+    if config.warmup < 0 or (config.warmup >= 1 and config.warmup != int(config.warmup)):
+        raise ConfigError(f"{where}: warmup is a ratio in [0, 1) or a whole number of optimizer "
+                          f"steps, got {config.warmup!r}")
+    if not 0 <= config.lora_dropout < 1:
+        raise ConfigError(f"{where}: lora_dropout must be in [0, 1), got {config.lora_dropout!r}")
+    if config.max_steps <= 0 and config.num_train_epochs <= 0:
+        raise ConfigError(f"{where}: set num_train_epochs > 0 or max_steps > 0")
+    return config
+
+
+def from_mapping(values: dict[str, Any], where: str = "config",
+                 base: TrainConfig | None = None, lines: dict[str, int] | None = None) -> TrainConfig:
+    """`base` (or the defaults) updated with `values`; unknown keys are an error.
+
+    `lines` maps keys to their line in the file named by `where`, for the messages.
+    """
+    base = base or TrainConfig()
+    lines = lines or {}
+    known = {f.name: getattr(base, f.name) for f in fields(TrainConfig)}
+    defaults = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
+    for key, value in values.items():
+        if key not in known:
+            close = difflib.get_close_matches(key, list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ConfigError(f"{where}{_line(lines, key)}: unknown key {key!r}{hint}")
+        known[key] = _coerce(key, value, defaults[key], f"{where}{_line(lines, key)}")
+    return validate(TrainConfig(**known), where)
+
+
+def _line(lines: dict[str, int], key: str) -> str:
+    return f":{lines[key]}" if key in lines else ""
+
+
+def resolve_path(name: str) -> Path:
+    """A config file by path, or by name under `configs/` (`tiny-baseline` works)."""
+    path = Path(name)
+    if path.exists():
+        return path
+    for candidate in (CONFIG_DIR / name, CONFIG_DIR / f"{name}.yaml"):
+        if candidate.exists():
+            return candidate
+    known = ", ".join(sorted(p.stem for p in CONFIG_DIR.glob("*.yaml")))
+    raise ConfigError(f"config {name!r} not found (a path, or one of: {known})")
+
+
+def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Defaults, then the YAML file, then the overrides (CLI flags that were given)."""
+    config = TrainConfig()
+    if path is not None:
+        file = resolve_path(str(path))
+        try:
+            values = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as err:
+            mark = getattr(err, "problem_mark", None)
+            where = f"{file}:{mark.line + 1}" if mark else str(file)
+            raise ConfigError(f"{where}: not valid YAML ({getattr(err, 'problem', err)})") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"{file}: a config is a mapping of keys to values")
+        text = file.read_text(encoding="utf-8").splitlines()
+        lines = {line.split(":", 1)[0].strip(): n for n, line in enumerate(text, 1)
+                 if line[:1].isalpha() and ":" in line}
+        config = from_mapping(values, str(file), lines=lines)
+    if overrides:
+        config = from_mapping({k: v for k, v in overrides.items() if v is not None},
+                              "command line", base=config)
+    return config
+
+
+def save_config(config: TrainConfig, path: Path) -> None:
+    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
+                    encoding="utf-8")

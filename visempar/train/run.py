@@ -1,0 +1,253 @@
+"""The training recipe, top to bottom: prepare, (preflight), train, save, summarise.
+
+A run directory holds:
+    config.yaml      the resolved config          run.json     its hash, model, sizes
+    metrics.jsonl    every log record             curve.png    loss and LR
+    checkpoints/     committed checkpoints        adapter/     PEFT adapter + tokenizer
+    summary.json     how it ended, with figures
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from visempar.amr.io import read_corpus
+from visempar.data.corpus import sample_path
+from visempar.data.encode import Encoded, encode_examples
+from visempar.data.prompts import PromptBuilder
+from visempar.model.build import Stack, build_stack
+from visempar.train.config import TrainConfig, load_config, save_config
+from visempar.train.schedule import Schedule, plan
+
+EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
+
+
+class RunError(RuntimeError):
+    """A run that must not start (or resume) as asked; the message says why and what to do."""
+
+
+@dataclass
+class Prepared:
+    """Everything `train` and `preflight` share: one build, one encoding, one schedule."""
+
+    config: TrainConfig
+    stack: Stack
+    builder: PromptBuilder
+    train: Encoded
+    eval: Encoded
+    schedule: Schedule
+
+
+def data_paths(config: TrainConfig) -> tuple[str, str]:
+    return (config.train_data or str(sample_path("train")),
+            config.eval_data or str(sample_path("dev")))
+
+
+def default_output_dir(config: TrainConfig) -> Path:
+    name = Path(config.model.rstrip("/")).name or "model"
+    return Path("runs") / f"{name}-{config.variant}"
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def is_main_process() -> bool:
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepared:
+    """Build the stack, read and encode the data, plan the schedule."""
+    import transformers
+
+    transformers.set_seed(config.seed)
+    stack = stack or build_stack(config)
+    builder = PromptBuilder(config.variant, stack.tokenizer, config.graph_style)
+    train_path, eval_path = data_paths(config)
+    encoded = []
+    for path in (train_path, eval_path):
+        corpus = read_corpus(path, concepts=config.concepts)
+        enc = encode_examples(corpus.examples, stack.tokenizer, builder, config.max_length,
+                              config.on_truncation)
+        if enc.lengths.excluded:
+            log(f"{path}: {len(enc.lengths.excluded)} of {len(corpus.examples)} examples longer than "
+                f"max_length {config.max_length} excluded (first: {enc.lengths.excluded[0]})")
+        if not enc.rows:
+            raise RunError(f"{path}: no example fits max_length {config.max_length}")
+        encoded.append(enc)
+    schedule = plan(config, len(encoded[0].rows), world_size())
+    return Prepared(config, stack, builder, encoded[0], encoded[1], schedule)
+
+
+def complete_checkpoints(run_dir: Path) -> list[Path]:
+    """Committed checkpoints, oldest first; half-written ones are ignored."""
+    from visempar.train.trainer import COMPLETE
+
+    found = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / COMPLETE).exists()]
+    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+
+
+def check_resume(config: TrainConfig, run_dir: Path, force: bool) -> Path:
+    stored_path = run_dir / "config.yaml"
+    if not stored_path.exists():
+        raise RunError(f"--resume: {run_dir} holds no run (no config.yaml)")
+    stored = load_config(stored_path)
+    diff = config.diff(stored)
+    if diff and not force:
+        raise RunError("--resume: the config differs from the one this run was started with:\n  "
+                       + "\n  ".join(diff) + "\nresume with the original settings, or pass --force")
+    checkpoints = complete_checkpoints(run_dir)
+    if not checkpoints:
+        raise RunError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
+    return checkpoints[-1]
+
+
+def _catch_signals(monitor, log) -> dict:
+    """First SIGINT/SIGTERM: save at the end of this step and stop; a second one kills."""
+    previous = {}
+
+    def handler(signum, frame):
+        name = signal.Signals(signum).name
+        if monitor.stop_signal:
+            signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+            os.kill(os.getpid(), signum)
+            return
+        monitor.stop_signal = name
+        log(f"\n{name}: saving a checkpoint at the end of this step, then stopping "
+            "(send it again to stop at once)")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous[sig] = signal.signal(sig, handler)
+    return previous
+
+
+def plot_curves(metrics_path: Path, out: Path) -> bool:
+    """Training loss (and eval loss) and LR against the optimizer step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    train = [(r["step"], r["loss"], r.get("learning_rate")) for r in records if "loss" in r]
+    if not train:
+        return False
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    ax1.plot([s for s, _, _ in train], [l for _, l, _ in train], label="train loss")
+    for key in ("loss_task1", "loss_task2", "eval_loss"):
+        pts = [(r["step"], r[key]) for r in records if key in r]
+        if pts:
+            ax1.plot(*zip(*pts), label=key.replace("_", " "))
+    ax1.set_ylabel("loss")
+    ax1.legend()
+    ax2.plot([s for s, _, lr in train if lr is not None], [lr for _, _, lr in train if lr is not None])
+    ax2.set_ylabel("learning rate")
+    ax2.set_xlabel("optimizer step")
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
+          overwrite: bool = False, prepared: Prepared | None = None, callbacks=(),
+          log=print) -> dict:
+    """Train one run; returns its summary (also written to summary.json)."""
+    from visempar.train.health import HealthMonitor, TrainingHealthError
+    from visempar.train.trainer import MetricsWriter, make_trainer, write_atomic
+
+    run_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config)
+    checkpoint = None
+    if resume:
+        checkpoint = check_resume(config, run_dir, force)
+        log(f"resuming {run_dir} from {checkpoint.name}")
+    elif (run_dir / "config.yaml").exists():
+        if not overwrite:
+            raise RunError(f"{run_dir} already holds a run; --resume it, choose another "
+                           "--output-dir, or pass --overwrite")
+        if is_main_process():
+            shutil.rmtree(run_dir)
+    prepared = prepared or prepare(config, log=log)
+    main = is_main_process()
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(config, run_dir / "config.yaml")
+        write_atomic(run_dir / "run.json", json.dumps({
+            "config_hash": config.hash(), "model_path": prepared.stack.model_path,
+            "quantized": prepared.stack.quantized, "compute_dtype": prepared.stack.compute_dtype,
+            "build_order": prepared.stack.steps, "world_size": world_size(),
+            "schedule": prepared.schedule.to_dict(),
+            "train_lengths": prepared.train.lengths.to_dict(),
+            "eval_lengths": prepared.eval.lengths.to_dict()}, indent=2) + "\n")
+    log(f"schedule: {prepared.schedule.describe()}")
+
+    monitor = HealthMonitor(config.max_bad_steps, config.stall_check_steps, log=log)
+    metrics = run_dir / "metrics.jsonl"
+    rank = int(os.environ.get("RANK", "0"))
+    trainer = make_trainer(config, prepared.stack, prepared.train.rows, prepared.eval.rows,
+                           prepared.schedule, run_dir / "checkpoints", monitor,
+                           callbacks=[MetricsWriter(metrics if main else run_dir / f"metrics.rank{rank}.jsonl"),
+                                      *callbacks])
+    if checkpoint is not None:
+        stored = json.loads((checkpoint / "visempar-complete.json").read_text())
+        monitor.state.skipped_steps = stored["health"]["skipped_steps"]
+    previous = _catch_signals(monitor, log)
+    status, error = "completed", None
+    start = time.perf_counter()
+    try:
+        result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    except TrainingHealthError as err:
+        status, error, result = "aborted", str(err), None
+    finally:
+        trainer.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    seconds = time.perf_counter() - start
+    if monitor.stop_signal:
+        status = "interrupted"
+
+    if status == "completed" and main:
+        trainer.save_model(str(run_dir / "adapter"))
+    history = [r for r in trainer.state.log_history if "loss" in r]
+    tokens = max((r["num_tokens"] for r in trainer.state.log_history if "num_tokens" in r), default=0)
+    summary = {
+        "status": status, "error": error, "variant": config.variant, "model": config.model,
+        "config_hash": config.hash(), "steps": trainer.state.global_step,
+        "total_steps": prepared.schedule.total_steps, "train_seconds": round(seconds, 2),
+        "first_loss": history[0]["loss"] if history else None,
+        "last_loss": history[-1]["loss"] if history else None,
+        "train_examples": len(prepared.train.rows), "excluded_examples": len(prepared.train.lengths.excluded),
+        "health": monitor.state.to_dict(),
+        "train_runtime_metrics": result.metrics if result is not None else None,
+        "tokens_seen": int(tokens),
+        "adapter": str(run_dir / "adapter") if status == "completed" else None,
+        "resumed_from": checkpoint.name if checkpoint else None,
+        "last_checkpoint": complete_checkpoints(run_dir)[-1].name if complete_checkpoints(run_dir) else None,
+    }
+    if main:
+        write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        if metrics.exists():
+            plot_curves(metrics, run_dir / "curve.png")
+    summary["run_dir"] = str(run_dir)
+    summary["exit_code"] = EXIT_INTERRUPTED.get(monitor.stop_signal or "", 0) if status != "aborted" else 1
+    return summary
+
+
+def summary_line(summary: dict) -> str:
+    loss = (f"loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f}"
+            if summary.get("first_loss") is not None else "no loss logged")
+    head = {"completed": "trained", "interrupted": "interrupted", "aborted": "ABORTED"}[summary["status"]]
+    text = (f"{head}: {summary['variant']} on {summary['model']}, step {summary['steps']}/"
+            f"{summary['total_steps']}, {loss}, {summary['train_seconds']:.0f} s, "
+            f"{summary['health']['skipped_steps']} skipped steps -> {summary['run_dir']}")
+    if summary["status"] == "interrupted":
+        text += f"\ncheckpoint {summary['last_checkpoint']} saved; continue with --resume"
+    if summary["error"]:
+        text += f"\n{summary['error']}"
+    return text
