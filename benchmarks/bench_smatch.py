@@ -2,7 +2,7 @@
 
 Pairs come from ../shared/vlsp2025 when present (graphs of public-test size: 8+ nodes),
 else from the bundled sample. Both scorers read the same two files; wall time of each is
-printed, with the F1 each reports. Run: .venv/bin/python benchmarks/bench_smatch.py
+printed, with the F1 each reports, and the cost of the fine-grained components. Run: .venv/bin/python benchmarks/bench_smatch.py
 """
 
 import subprocess
@@ -32,7 +32,8 @@ def main(n: int = 150) -> None:
     write_corpus(tmp / "pred.txt", pred)
     print(f"{n} pairs from {source}")
     for label, kwargs in (("visempar (reference search)", {}),
-                          ("visempar --exact", {"exact": True})):
+                          ("visempar --exact", {"exact": True}),
+                          ("visempar --metric fine", {"fine": True})):
         t = time.perf_counter()
         report, _ = score_files(tmp / "pred.txt", tmp / "gold.txt", **kwargs)
         print(f"{label:<30} {time.perf_counter() - t:7.3f} s   F1 {report.f1:.4f}")

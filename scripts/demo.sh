@@ -44,6 +44,6 @@ for variant in baseline mtup; do
   echo "== train $variant on the tiny model (preflight first; the model is built once, ~1 min)"
   $V train --variant "$variant" --output-dir "$out/tiny-$variant" --overwrite
   echo "== parse and score the sample test split with the $variant run"
-  $V evaluate --metric smatch --run "$out/tiny-$variant" --json "$out/score-$variant.json"
+  $V evaluate --metric fine --run "$out/tiny-$variant" --json "$out/score-$variant.json"
 done
 echo "== reports in $out/"

@@ -17,7 +17,10 @@ def test_metric_loads_offline_and_agrees_with_the_scorer(sample_corpora):
     metric = evaluate.load(str(METRIC))
     texts = [format_graph(g) for g in preds]
     texts[4] = "(broken / graph :ARG0"
-    result = metric.compute(predictions=texts, references=[format_graph(g) for g in golds])
-    expected = score_corpus([None if i == 4 else p for i, p in enumerate(preds)], golds)
+    result = metric.compute(predictions=texts, references=[format_graph(g) for g in golds],
+                            fine=True)
+    expected = score_corpus([None if i == 4 else p for i, p in enumerate(preds)], golds,
+                            fine=True)
     assert (result["precision"], result["recall"], result["f1"], result["invalid"]) == (
         expected.precision, expected.recall, expected.f1, 1)
+    assert result["fine"] == expected.fine

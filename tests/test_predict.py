@@ -61,12 +61,13 @@ def test_predict_writes_one_block_per_line_in_order(trained_run, tmp_path):
 
 
 def test_evaluate_run_scores_every_gold_graph(trained_run, tmp_path):
-    res = CliRunner().invoke(main, ["evaluate", "--metric", "smatch", "--run", str(trained_run),
+    res = CliRunner().invoke(main, ["evaluate", "--metric", "fine", "--run", str(trained_run),
                                     "--out", str(tmp_path / "ev")])
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "ev" / "summary.json").read_text())
     assert summary["generation"]["sentences"] == 25 and summary["invalid"] == 0
-    assert 0.0 <= summary["f1"] <= 1.0
+    assert 0.0 <= summary["f1"] <= 1.0 and summary["fine"]["smatch"]["f1"] == summary["f1"]
+    assert summary["fine"]["concepts"]["gold"] == 141 and "SRL" in res.output
     assert len(read_corpus(tmp_path / "ev" / "predictions.txt").examples) == 25
     rows = (tmp_path / "ev" / "per_sentence.csv").read_text().splitlines()
     assert len(rows) == 26 and rows[0].startswith("index,line,f1")

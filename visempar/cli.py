@@ -211,7 +211,10 @@ def format_(path, out_path, style, concepts, on_error):
 
 
 @main.command()
-@click.option("--metric", type=click.Choice(["smatch"]), default="smatch", show_default=True)
+@click.option("--metric", type=click.Choice(["smatch", "fine"]), default="smatch", show_default=True,
+              help="`fine`: Smatch plus the components of Damonte et al. (2017): unlabeled, "
+                   "no WSD, concepts, named entities, negation, wikification, "
+                   "re-entrancies, SRL.")
 @click.option("--predictions", "pred_path", type=click.Path(dir_okay=False),
               help="Predicted graphs, one block per gold block, in the same order.")
 @click.option("--gold", "gold_path", type=click.Path(dir_okay=False),
@@ -236,6 +239,8 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
              normalize_concepts, json_out):
     """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
+    With --metric fine, also the fine-grained components (see visempar/eval/fine.py).
+
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
     """
@@ -244,14 +249,16 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     if run_dir:
         if pred_path or gold_path:
             raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
-        return _evaluate_run(run_dir, data_path, out_dir, restarts, seed, json_out)
+        return _evaluate_run(run_dir, data_path, out_dir, restarts, seed, metric == "fine",
+                             json_out)
     if not (pred_path and gold_path):
         raise click.UsageError("give --predictions and --gold, or --run")
     from visempar.eval.files import score_files
 
     try:
         report, extra = score_files(pred_path, gold_path, restarts=restarts, seed=seed,
-                                    exact=exact, normalize=normalize_concepts)
+                                    exact=exact, normalize=normalize_concepts,
+                                    fine=metric == "fine")
     except (AMRError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     lo, hi = report.f1_ci95
@@ -265,7 +272,24 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     if normalize_concepts:
         click.echo(f"concepts respelled to the gold convention: {extra['concepts_respelled']}")
     click.echo(f"alignment: {report.alignment}")
+    _echo_fine(report.fine)
     _write_json(json_out, {"metric": metric, **extra, **report.to_dict()})
+
+
+def _echo_fine(fine: dict | None) -> None:
+    """The fine-grained components as a table (micro P/R/F1 and triple or item counts)."""
+    if not fine:
+        return
+    from visempar.eval.fine import LABELS
+
+    click.echo(f"{'component':<16} {'P':>6} {'R':>6} {'F1':>6}  {'matched':>7} {'pred':>6} {'gold':>6}")
+    for name, row in fine.items():
+        click.echo(f"{LABELS[name]:<16} {row['precision']:>6.4f} {row['recall']:>6.4f} "
+                   f"{row['f1']:>6.4f}  {row['matched']:>7} {row['predicted']:>6} {row['gold']:>6}")
+    repeated = [fine["smatch"][k] - fine["no_wsd"][k] for k in ("predicted", "gold")]
+    if any(repeated):
+        click.echo(f"Smatch counts repeated triples as the reference does ({repeated[0]} predicted, "
+                   f"{repeated[1]} gold); the other components count each distinct triple once.")
 
 
 def _progress(total: int, label: str):
@@ -284,7 +308,7 @@ def _load_run(run_dir: str):
         raise click.ClickException(str(e)) from None
 
 
-def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, json_out):
+def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, fine, json_out):
     from visempar.amr import AMRError
     from visempar.eval.predict import evaluate_run
 
@@ -297,7 +321,8 @@ def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, json_out):
         total = len(read_corpus(data_path or sample_path("test")).examples)
         bar, step = _progress(total, "parsing")
         with bar:
-            summary = evaluate_run(loaded, data_path, out, restarts=restarts, seed=seed, progress=step)
+            summary = evaluate_run(loaded, data_path, out, restarts=restarts, seed=seed,
+                                   fine=fine, progress=step)
     except (AMRError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     lo, hi = summary["f1_ci95"]
@@ -307,6 +332,7 @@ def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, json_out):
     click.echo(f"outputs: {gen['paths']}; needed repair {gen['needed_repair']} "
                f"({gen['repair_kinds']}); invalid after repair {summary['invalid']}")
     click.echo(f"generation {gen['sentences_per_second']} sentences/s; reports in {out}/")
+    _echo_fine(summary.get("fine"))
     _write_json(json_out, summary)
 
 

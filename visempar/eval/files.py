@@ -59,8 +59,8 @@ def check_alignment(preds: list[Prediction], golds: list[Example], pred_path: st
 
 
 def score_files(pred_path: str | Path, gold_path: str | Path, *, restarts: int = 4,
-                seed: int = 0, exact: bool = False,
-                normalize: bool = False) -> tuple[SmatchReport, dict]:
+                seed: int = 0, exact: bool = False, normalize: bool = False,
+                fine: bool = False) -> tuple[SmatchReport, dict]:
     """Smatch of a prediction file against a gold file, plus what was done to get it."""
     gold = read_corpus(gold_path)  # gold must be valid: an error names its line
     preds = read_predictions(pred_path)
@@ -76,7 +76,7 @@ def score_files(pred_path: str | Path, gold_path: str | Path, *, restarts: int =
                                   - Counter(t.target for t in new.instances())).values())
                 graphs[i] = new
     report = score_corpus(graphs, [g.graph for g in gold], problems=[p.problem for p in preds],
-                          restarts=restarts, seed=seed, exact=exact)
+                          restarts=restarts, seed=seed, exact=exact, fine=fine)
     for row, p in zip(report.per_sentence, preds):
         row["line"] = p.block.line
         row["sentence"] = p.block.sentence

@@ -71,7 +71,7 @@ def write_submission(path: str | Path, preds: Predictions) -> None:
 
 
 def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, restarts: int = 4,
-                 seed: int = 0, progress=None) -> dict:
+                 seed: int = 0, fine: bool = False, progress=None) -> dict:
     """Predict the gold file's sentences, score them, write predictions and reports."""
     from visempar.eval.smatch import score_corpus
 
@@ -81,7 +81,8 @@ def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, rest
     out_dir.mkdir(parents=True, exist_ok=True)
     write_submission(out_dir / "predictions.txt", preds)
     report = score_corpus([r.graph for r in preds.results], [e.graph for e in gold.examples],
-                          problems=[None] * len(preds.results), restarts=restarts, seed=seed)
+                          problems=[None] * len(preds.results), restarts=restarts, seed=seed,
+                          fine=fine)
     rows = report.per_sentence
     for row, e, r, text in zip(rows, gold.examples, preds.results, preds.generations):
         row.update(sentence=e.sentence, line=e.line, path=r.path, repairs=r.repairs, generated=text)
@@ -95,6 +96,8 @@ def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, rest
                "precision": report.precision, "recall": report.recall, "f1": report.f1,
                "f1_ci95": report.f1_ci95, "mean_sentence_f1": report.mean_sentence_f1,
                "invalid": report.invalid, "alignment": report.alignment, "generation": preds.report()}
+    if fine:
+        summary["fine"] = report.fine
     write_report(out_dir / "per_sentence.json", {"summary": summary, "per_sentence": rows})
     write_report(out_dir / "summary.json", summary)
     return summary

@@ -25,6 +25,7 @@ from typing import Sequence
 import penman
 
 from visempar.amr.format import format_graph
+from visempar.eval.fine import COMPONENTS, Triples, fine_counts, triple_total
 
 
 class _SeededRandom(random.Random):
@@ -146,6 +147,7 @@ class PairScore:
     valid: bool = True
     problem: str | None = None
     optimal: bool | None = None  # None: hill-climbing only, not checked
+    fine: dict[str, tuple[int, int, int]] | None = None  # component: (matched, pred, gold)
 
     @property
     def f1(self) -> float:
@@ -161,32 +163,51 @@ def f_score(matched: int, predicted: int, gold: int) -> tuple[float, float, floa
 
 def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
                restarts: int = 4, seed: int = 0, exact: bool = False,
-               problem: str | None = None) -> PairScore:
+               problem: str | None = None, fine: bool = False) -> PairScore:
     """Score one pair; `pred=None` is an invalid prediction (zero matched, gold counted).
 
     The reference's hill-climbing runs first; with `exact`, branch and bound then proves
-    its result optimal or improves it.
+    its result optimal or improves it. With `fine`, the components of
+    `visempar.eval.fine` are scored too, each alignment with the same seeded restarts.
     """
     gold_text = format_graph(gold, "oneline")
-    rng = _SeededRandom(seed * 1_000_003 + index)
+    pair_seed = seed * 1_000_003 + index
+    rng = _SeededRandom(pair_seed)
+    proven: list[bool] = []
     with _reference_scorer(rng, restarts) as (smatch, smatch_amr, log):
+
+        def align(p: Triples, g: Triples) -> int:
+            rng.seed(pair_seed)
+            smatch.match_triple_dict.clear()
+            _, matched = smatch.get_best_match(*p, *g, "a", "b")
+            if exact:
+                candidates, weights = smatch.compute_pool(*p, *g, "a", "b")
+                matched, optimal = exact_match(candidates, weights, matched)
+                proven.append(optimal)
+            return matched
+
         gold_triples = _parse(smatch_amr, gold_text, "b")
         if gold_triples is None:
             raise ValueError(f"gold graph {index + 1} cannot be read by the reference scorer "
                              f"({log.getvalue().strip()}): {gold_text}")
-        gold_n = sum(map(len, gold_triples))
+        pred_triples = None
         if pred is None:
-            return PairScore(index, 0, 0, gold_n, False, problem or "no prediction")
-        pred_triples = _parse(smatch_amr, format_graph(pred, "oneline"), "a")
+            problem = problem or "no prediction"
+        else:
+            pred_triples = _parse(smatch_amr, format_graph(pred, "oneline"), "a")
+            if pred_triples is None:
+                problem = "the reference scorer cannot read it: " + log.getvalue().strip()
+        components = (fine_counts(pred, gold, pred_triples, gold_triples, align) if fine
+                      else None)
+        gold_n = triple_total(gold_triples)
         if pred_triples is None:
-            return PairScore(index, 0, 0, gold_n, False,
-                             "the reference scorer cannot read it: " + log.getvalue().strip())
-        _, matched = smatch.get_best_match(*pred_triples, *gold_triples, "a", "b")
-        optimal = None
-        if exact:
-            candidates, weights = smatch.compute_pool(*pred_triples, *gold_triples, "a", "b")
-            matched, optimal = exact_match(candidates, weights, matched)
-    return PairScore(index, matched, sum(map(len, pred_triples)), gold_n, optimal=optimal)
+            return PairScore(index, 0, 0, gold_n, False, problem, fine=components)
+        if components:
+            matched = components["smatch"][0]
+        else:
+            matched = align(pred_triples, gold_triples)
+    return PairScore(index, matched, triple_total(pred_triples), gold_n,
+                     optimal=proven[0] if exact else None, fine=components)
 
 
 @dataclass
@@ -208,6 +229,7 @@ class SmatchReport:
     exact: bool
     alignment: str
     per_sentence: list[dict] = field(default_factory=list)
+    fine: dict[str, dict] | None = None  # component: precision, recall, f1 and counts
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -246,13 +268,16 @@ def bootstrap_ci(scores: Sequence[PairScore], samples: int = 1000, seed: int = 0
 
 def score_corpus(preds: Sequence[penman.Graph | None], golds: Sequence[penman.Graph], *,
                  problems: Sequence[str | None] | None = None, restarts: int = 4,
-                 seed: int = 0, exact: bool = False, bootstrap: int = 1000) -> SmatchReport:
-    """Micro-averaged Smatch over every pair; `None` predictions count as empty graphs."""
+                 seed: int = 0, exact: bool = False, bootstrap: int = 1000,
+                 fine: bool = False) -> SmatchReport:
+    """Micro-averaged Smatch over every pair; `None` predictions count as empty graphs.
+    With `fine`, also the corpus-level components of `visempar.eval.fine`."""
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions for {len(golds)} gold graphs")
     problems = problems or [None] * len(preds)
     scores = [score_pair(p, g, index=i, restarts=restarts, seed=seed, exact=exact,
-                         problem=problems[i]) for i, (p, g) in enumerate(zip(preds, golds))]
+                         problem=problems[i], fine=fine)
+              for i, (p, g) in enumerate(zip(preds, golds))]
     m = sum(s.matched for s in scores)
     pt = sum(s.predicted for s in scores)
     gt = sum(s.gold for s in scores)
@@ -264,4 +289,23 @@ def score_corpus(preds: Sequence[penman.Graph | None], golds: Sequence[penman.Gr
         mean_sentence_f1=round(statistics.fmean(s.f1 for s in scores), 4) if scores else 0.0,
         f1_ci95=bootstrap_ci(scores, bootstrap, seed), restarts=restarts, seed=seed, exact=exact,
         alignment=_describe_alignment(scores, restarts, seed, exact),
-        per_sentence=[{**asdict(s), "f1": round(s.f1, 4)} for s in scores])
+        per_sentence=[_row(s) for s in scores],
+        fine=fine_totals(scores) if fine else None)
+
+
+def _row(score: PairScore) -> dict:
+    row = {**asdict(score), "f1": round(score.f1, 4)}
+    if score.fine is None:
+        del row["fine"]
+    return row
+
+
+def fine_totals(scores: Sequence[PairScore]) -> dict[str, dict]:
+    """Corpus-level (micro) precision, recall and F1 of each fine-grained component."""
+    out = {}
+    for name in COMPONENTS:
+        m, p, g = (sum(s.fine[name][k] for s in scores) for k in range(3))
+        prec, rec, f = f_score(m, p, g)
+        out[name] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f, 4),
+                     "matched": m, "predicted": p, "gold": g}
+    return out
