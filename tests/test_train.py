@@ -281,7 +281,8 @@ def test_stalled_tensors_are_reported(tiny_model, tmp_path):
 
 def test_two_process_ddp_on_cpu(tiny_model, tmp_path):
     out = tmp_path / "ddp"
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
+    env["OMP_NUM_THREADS"] = "1"
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--master_port", "29533", "-m", "visempar.cli", "train", "--model", tiny_model,
            "--config", "tiny-baseline", "--output-dir", str(out), "--max-steps", "3",
@@ -289,6 +290,7 @@ def test_two_process_ddp_on_cpu(tiny_model, tmp_path):
            "--set", "eval_steps=0", "--skip-preflight"]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
+    assert "step 3/3 | loss" in done.stdout and "it/s" not in done.stdout + done.stderr
     rank0 = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     rank1 = [json.loads(x) for x in (out / "metrics.rank1.jsonl").read_text().splitlines()]
     loss0 = [r["loss"] for r in rank0 if "loss" in r]

@@ -470,7 +470,13 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
     """Fine-tune a LoRA adapter (TRL SFTTrainer) for VARIANT on the corpus.
 
     Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and stops; --resume continues exactly.
+    When stderr is not a terminal (a log file), progress bars are off and the log lines
+    stay; TQDM_DISABLE=0 brings the bars back.
     """
+    import os
+
+    if not sys.stderr.isatty():
+        os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported
     from visempar.train.health import TrainingHealthError
     from visempar.train.run import RunError, is_main_process, summary_line
     from visempar.train.run import train as run_training

@@ -123,7 +123,8 @@ class ReadableProgress(ProgressCallback):
                                 ("eval_loss", "eval loss", ".4f"), ("skipped_steps", "skipped", "d")):
             if key in logs and logs[key] is not None:
                 parts.append(f"{label} {logs[key]:{fmt}}")
-        self.training_bar.write(" | ".join(parts))
+        if len(parts) > 1:
+            self.training_bar.write(" | ".join(parts))
 
 
 def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFTConfig:
