@@ -1,12 +1,14 @@
 """The real VLSP 2025 files: every graph read, round trips exact (skips without ../shared)."""
 
 import re
+from collections import Counter
 
 import pytest
 
 from visempar.amr import canonical_triples, read_corpus, restore_variables, strip_variables
 from visempar.amr import write_corpus
 from visempar.amr.io import format_example
+from tests.conftest import ROOT
 
 
 def words(text: str) -> list[str]:
@@ -57,3 +59,49 @@ def test_strip_restore_is_exact_on_all_1842_graphs(real):
         for e in corpus:
             assert canonical_triples(restore_variables(strip_variables(e.graph))) == \
                 canonical_triples(e.graph), e.location
+
+
+REAL_OUTPUTS = ROOT.parent / "shared" / "real-outputs"
+
+
+@pytest.fixture(scope="module")
+def winner():
+    if not (REAL_OUTPUTS / "winner_private_raw.txt").exists():
+        pytest.skip("../shared/real-outputs is absent")
+    from visempar.amr.io import iter_blocks, read_text
+
+    return {kind: list(iter_blocks(read_text(REAL_OUTPUTS / f"winner_private_{kind}.txt")))
+            for kind in ("raw", "submitted")}
+
+
+def test_real_raw_output_is_all_repaired_with_its_references_restored(winner):
+    """The winning system's 1200 raw graphs, written without variables: all valid after
+    repair (for visempar and for the reference), and bare references become re-entrancies,
+    which that system's own restore step dropped."""
+    from visempar.amr import format_graph, parse_tree
+    from visempar.amr.repair import repair
+    from visempar.eval.smatch import reference_triples
+
+    results = [repair(b.graph_text) for b in winner["raw"]]
+    assert len(results) == 1200 and not any(r.empty for r in results)
+    for r in results:
+        parse_tree(format_graph(r.graph))
+        assert reference_triples(format_graph(r.graph, "oneline")) is not None
+    assert sum(r.restored for r in results) > 600
+    reentrant = sum(max(Counter(e.target for e in r.graph.edges()).values(), default=0) > 1
+                    for r in results)
+    assert reentrant > 350
+
+
+def test_real_submission_keeps_every_readable_triple(winner):
+    from visempar.amr import format_graph
+    from visempar.amr.lenient import as_read_from_file
+    from visempar.amr.repair import repair
+    from visempar.eval.smatch import kept_triples
+
+    kept = total = 0
+    for b in winner["submitted"]:
+        k, t = kept_triples(as_read_from_file(b.graph_text),
+                            format_graph(repair(b.graph_text).graph, "oneline"))
+        kept, total = kept + k, total + t
+    assert kept == total == 21644

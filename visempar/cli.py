@@ -234,9 +234,13 @@ def format_(path, out_path, style, concepts, on_error):
                    "hill-climbing can miss the optimum).")
 @click.option("--normalize-concepts", is_flag=True,
               help="Respell multi-word concepts of the predictions to the gold convention.")
+@click.option("--align", type=click.Choice(["sentences", "order"]), default="sentences",
+              show_default=True,
+              help="sentences: each prediction's #::snt must equal the gold's in normal form "
+                   "(NFC, case, spacing, _, trailing punctuation); order: by position alone.")
 @JSON_OUT
 def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
-             normalize_concepts, json_out):
+             normalize_concepts, align, json_out):
     """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
     With --metric fine, also the fine-grained components (see visempar/eval/fine.py).
@@ -258,7 +262,7 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     try:
         report, extra = score_files(pred_path, gold_path, restarts=restarts, seed=seed,
                                     exact=exact, normalize=normalize_concepts,
-                                    fine=metric == "fine")
+                                    fine=metric == "fine", align=align)
     except (AMRError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     lo, hi = report.f1_ci95
@@ -266,7 +270,18 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
                f"(95% CI {lo:.4f}-{hi:.4f}, {report.pairs} pairs)")
     click.echo(f"triples matched {report.matched}, predicted {report.predicted_triples}, "
                f"gold {report.gold_triples}; mean sentence F1 {report.mean_sentence_f1:.4f}")
-    click.echo(f"invalid predictions (scored as empty): {report.invalid}")
+    sentences = extra["sentences"]
+    if sentences["same_in_normal_form"] or sentences["different"]:
+        click.echo(f"sentences differing from the gold only in normal form: "
+                   f"{sentences['same_in_normal_form']}"
+                   + (f"; truly different (scored by position, --align order): "
+                      f"{sentences['different']}" if sentences["different"] else ""))
+    click.echo(f"read leniently (the reference reads them; visempar's strict reader does not): "
+               f"{len(extra['read_leniently'])}")
+    for row in extra["read_leniently"][:5]:
+        click.echo(f"  block {row['index'] + 1} (line {row['line']}): {row['reason']}")
+    click.echo(f"invalid predictions (the reference cannot read them; scored as empty): "
+               f"{report.invalid}")
     for bad in extra["invalid_predictions"][:10]:
         click.echo(f"  block {bad['index'] + 1} (line {bad['line']}): {bad['problem']}")
     if normalize_concepts:
@@ -345,13 +360,18 @@ def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, fine, json_out):
 def repair_(in_path, out_path, concepts, json_out):
     """Turn every graph of IN_PATH (model output, block format) into a valid graph.
 
-    Sentences and block order are kept; each change is reported.
+    Sentences and block order are kept; each change is reported. Graphs written without
+    variables get their bare references restored. The report says how many of the
+    triples the reference scorer reads in the input survived (up to variable names and
+    concept spelling).
     """
     from collections import Counter
 
-    from visempar.amr import AMRError, Example, write_corpus
+    from visempar.amr import AMRError, Example, format_graph, write_corpus
     from visempar.amr.io import iter_blocks, read_text
+    from visempar.amr.lenient import as_read_from_file
     from visempar.amr.repair import repair
+    from visempar.eval.smatch import kept_triples
 
     try:
         blocks = list(iter_blocks(read_text(in_path)))
@@ -361,17 +381,30 @@ def repair_(in_path, out_path, concepts, json_out):
     for i, block in enumerate(blocks):
         result = repair(block.graph_text, None if concepts == "keep" else concepts)
         examples.append(Example(block.sentence, result.graph, str(in_path), block.line))
-        kinds.update(set(result.kinds))
+        kinds.update(result.kinds)
+        kept = kept_triples(as_read_from_file(block.graph_text),
+                            format_graph(result.graph, "oneline"))
         rows.append({"index": i, "line": block.line, "changes": result.changes,
-                     "empty": result.empty})
+                     "empty": result.empty, "restored_references": result.restored,
+                     "readable_triples": kept and {"kept": kept[0], "total": kept[1]}})
     write_corpus(out_path, examples)
     changed = sum(1 for r in rows if r["changes"])
+    readable = [r["readable_triples"] for r in rows if r["readable_triples"]]
+    kept, total = sum(k["kept"] for k in readable), sum(k["total"] for k in readable)
+    restored = sum(r["restored_references"] for r in rows)
     click.echo(f"{len(rows)} graphs written to {out_path}; {changed} repaired, "
                f"{sum(r['empty'] for r in rows)} without any graph")
+    click.echo(f"the reference reads {len(readable)} of {len(rows)} inputs; their triples kept: "
+               f"{kept} of {total}" + (f" ({kept / total:.1%})" if total else ""))
+    click.echo(f"bare references restored: {restored} "
+               f"(in {sum(r['restored_references'] > 0 for r in rows)} graphs)")
     for kind, n in kinds.most_common():
         click.echo(f"  {kind}: {n}")
     _write_json(json_out, {"input": str(in_path), "output": str(out_path), "graphs": len(rows),
-                           "repaired": changed, "kinds": dict(kinds), "blocks": rows})
+                           "repaired": changed, "kinds": dict(kinds),
+                           "readable_inputs": len(readable),
+                           "readable_triples": {"kept": kept, "total": total},
+                           "restored_references": restored, "blocks": rows})
 
 
 

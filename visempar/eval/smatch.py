@@ -55,7 +55,11 @@ def _reference_scorer(rng: random.Random, restarts: int):
 
 
 def _parse(smatch_amr, text: str, prefix: str):
-    parsed = smatch_amr.AMR.parse_AMR_line(text)
+    try:
+        parsed = smatch_amr.AMR.parse_AMR_line(text)
+    except Exception as e:  # the package raises on some inputs (IndexError, KeyError)
+        print(f"{type(e).__name__}: {e}", file=smatch_amr.ERROR_LOG)
+        return None
     if parsed is None:
         return None
     parsed.rename_node(prefix)
@@ -67,6 +71,33 @@ def reference_triples(text: str):
     or None when it cannot read it."""
     with _reference_scorer(_SeededRandom(0), 0) as (_, smatch_amr, _):
         return _parse(smatch_amr, text, "a")
+
+
+def _spelling_free(triples: Triples) -> Triples:
+    """Concepts with `_` and spaces alike (the reference already deletes spaces)."""
+    instances, attributes, relations = triples
+    return [(r, v, c.lower().replace("_", "")) for r, v, c in instances], attributes, relations
+
+
+def kept_triples(source: str, result: str) -> tuple[int, int] | None:
+    """How many of the triples the reference reads in `source` it also reads in `result`,
+    as (kept, total), under the best variable mapping (proven by branch and bound) and
+    with concept spelling ignored; None when the reference cannot read `source`."""
+    with _reference_scorer(_SeededRandom(0), 4) as (smatch, smatch_amr, _):
+        src = _parse(smatch_amr, source, "b")
+        out = _parse(smatch_amr, result, "a")
+        if src is None:
+            return None
+        total = triple_total(src)
+        if out is None:
+            return 0, total
+        src, out = _spelling_free(src), _spelling_free(out)
+        _, matched = smatch.get_best_match(*out, *src, "a", "b")
+        if matched < total:  # prove it, or find the mapping the search missed
+            smatch.match_triple_dict.clear()
+            candidates, weights = smatch.compute_pool(*out, *src, "a", "b")
+            matched, _ = exact_match(candidates, weights, matched)
+    return min(matched, total), total  # a triple repeated in `result` is kept once
 
 
 def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
@@ -163,14 +194,20 @@ def f_score(matched: int, predicted: int, gold: int) -> tuple[float, float, floa
 
 def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
                restarts: int = 4, seed: int = 0, exact: bool = False,
-               problem: str | None = None, fine: bool = False) -> PairScore:
+               problem: str | None = None, fine: bool = False,
+               texts: tuple[str | None, str | None] = (None, None)) -> PairScore:
     """Score one pair; `pred=None` is an invalid prediction (zero matched, gold counted).
+
+    `texts` are the prediction's and gold's text as the reference reads them from their
+    files (`visempar.amr.lenient.as_read_from_file`); where given, their triples are the
+    reference's reading of that text, else of the graph written on one line.
 
     The reference's hill-climbing runs first; with `exact`, branch and bound then proves
     its result optimal or improves it. With `fine`, the components of
     `visempar.eval.fine` are scored too, each alignment with the same seeded restarts.
     """
-    gold_text = format_graph(gold, "oneline")
+    pred_text, gold_text = texts
+    gold_text = gold_text or format_graph(gold, "oneline")
     pair_seed = seed * 1_000_003 + index
     rng = _SeededRandom(pair_seed)
     proven: list[bool] = []
@@ -194,7 +231,7 @@ def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
         if pred is None:
             problem = problem or "no prediction"
         else:
-            pred_triples = _parse(smatch_amr, format_graph(pred, "oneline"), "a")
+            pred_triples = _parse(smatch_amr, pred_text or format_graph(pred, "oneline"), "a")
             if pred_triples is None:
                 problem = "the reference scorer cannot read it: " + log.getvalue().strip()
         components = (fine_counts(pred, gold, pred_triples, gold_triples, align) if fine
@@ -269,14 +306,17 @@ def bootstrap_ci(scores: Sequence[PairScore], samples: int = 1000, seed: int = 0
 def score_corpus(preds: Sequence[penman.Graph | None], golds: Sequence[penman.Graph], *,
                  problems: Sequence[str | None] | None = None, restarts: int = 4,
                  seed: int = 0, exact: bool = False, bootstrap: int = 1000,
-                 fine: bool = False) -> SmatchReport:
+                 fine: bool = False,
+                 texts: Sequence[tuple[str | None, str | None]] | None = None) -> SmatchReport:
     """Micro-averaged Smatch over every pair; `None` predictions count as empty graphs.
-    With `fine`, also the corpus-level components of `visempar.eval.fine`."""
+    With `fine`, also the corpus-level components of `visempar.eval.fine`; `texts` as in
+    `score_pair`, one pair per graph pair."""
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions for {len(golds)} gold graphs")
     problems = problems or [None] * len(preds)
+    texts = texts or [(None, None)] * len(preds)
     scores = [score_pair(p, g, index=i, restarts=restarts, seed=seed, exact=exact,
-                         problem=problems[i], fine=fine)
+                         problem=problems[i], fine=fine, texts=texts[i])
               for i, (p, g) in enumerate(zip(preds, golds))]
     m = sum(s.matched for s in scores)
     pt = sum(s.predicted for s in scores)
