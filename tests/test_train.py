@@ -38,7 +38,8 @@ def test_bad_values_are_refused_with_the_key(tmp_path):
 
 
 def test_shipped_configs_load():
-    for name in ("tiny-baseline", "tiny-mtup", "qwen2.5-7b-qlora", "qwen2.5-14b-qlora"):
+    for name in ("tiny-baseline", "tiny-mtup", "smollm2-baseline", "smollm2-mtup", "smollm2-vlsp",
+                 "qwen2.5-7b-qlora", "qwen2.5-14b-qlora"):
         config = load_config(name)
         assert config.learning_rate > 0
 
@@ -298,3 +299,88 @@ def test_two_process_ddp_on_cpu(tiny_model, tmp_path):
     assert json.loads((out / "run.json").read_text())["world_size"] == 2
     assert (out / "adapter" / "adapter_model.safetensors").exists()
     assert list(out.glob("**/adapter_model.safetensors")) != []
+
+
+def test_best_adapter_is_kept_by_eval_loss(tiny_model, tmp_path):
+    """A high LR makes eval loss rise late; the saved adapter is the best evaluated one."""
+    from safetensors.torch import load_file
+
+    from visempar.train.run import train
+
+    out = tmp_path / "best"
+    summary = train(tiny_config(tiny_model, out, max_steps=8, eval_steps=2, save_steps=2,
+                                save_total_limit=1, learning_rate=2e-2, warmup=0),
+                    log=lambda *_: None)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    evals = {r["step"]: r["eval_loss"] for r in records if "eval_loss" in r}
+    best_step = min(evals, key=evals.get)
+    kept = summary["kept"]
+    assert kept["step"] == best_step and kept["why"] == "best eval_loss"
+    assert kept["value"] == pytest.approx(evals[best_step])
+    assert kept["last_value"] == pytest.approx(evals[max(evals)])
+    saved = _adapter(out)
+    best = load_file(str(out / "checkpoints" / f"checkpoint-{best_step}" / "adapter_model.safetensors"))
+    assert all(torch.equal(saved[k], best[k]) for k in best)
+
+
+def test_best_adapter_by_dev_smatch(tiny_model, tmp_path):
+    from visempar.train.run import train
+
+    out = tmp_path / "smatch"
+    summary = train(tiny_config(tiny_model, out, max_steps=4, eval_steps=2, save_steps=2,
+                                select_best="smatch", dev_smatch_examples=2, max_new_tokens=24),
+                    log=lambda *_: None)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    scores = {r["step"]: r["eval_smatch"] for r in records if "eval_smatch" in r}
+    assert sorted(scores) == [2, 4] and all(0.0 <= v <= 1.0 for v in scores.values())
+    assert summary["kept"]["why"] == "best eval_smatch"
+    assert summary["kept"]["value"] == pytest.approx(max(scores.values()))
+
+
+def test_selection_needs_checkpoints_at_evaluations():
+    with pytest.raises(ConfigError, match=r"save_steps \(3\) must be a multiple of eval_steps \(2\)"):
+        load_config(None, {"eval_steps": 2, "save_steps": 3})
+    assert load_config(None, {"eval_steps": 2, "save_steps": 3, "select_best": "last"}).save_steps == 3
+
+
+def test_logits_loss_head_equals_trl_fused_head(tiny_model, tmp_path):
+    """visempar's CPU loss path computes TRL's loss: same value, same gradients."""
+    from visempar.train.health import HealthMonitor
+    from visempar.train.run import prepare
+    from visempar.train.trainer import make_trainer
+
+    config = tiny_config(tiny_model, eval_steps=0)
+    prepared = prepare(config, log=lambda *_: None)
+    trainer = make_trainer(config, prepared.stack, prepared.train.rows[:8], [], prepared.schedule,
+                           tmp_path, HealthMonitor(3, 0, log=lambda *_: None))
+    batch = next(iter(trainer.get_train_dataloader()))
+    model = trainer.model
+    results = {}
+    for head in ("fused", "logits"):
+        trainer.loss_head = head
+        model.zero_grad()
+        loss = trainer.compute_loss(model, dict(batch), num_items_in_batch=None)
+        loss.backward()
+        grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+        results[head] = (float(loss.detach()), grads, trainer.monitor.segment_losses("baseline"))
+    trainer.close()
+    assert results["logits"][0] == pytest.approx(results["fused"][0], rel=1e-5)
+    assert results["logits"][2]["loss_graph"] == pytest.approx(results["fused"][2]["loss_graph"], rel=1e-5)
+    for name, grad in results["fused"][1].items():
+        torch.testing.assert_close(results["logits"][1][name], grad, rtol=1e-4, atol=1e-6)
+
+
+def test_cpu_threads_setting(monkeypatch):
+    from visempar.model.device import available_cores, set_threads
+
+    before = torch.get_num_threads()
+    try:
+        assert set_threads(1) == 1 and torch.get_num_threads() == 1
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert set_threads(0) == 1
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        assert set_threads(0) == available_cores()
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(ConfigError, match="cpu_threads"):
+        load_config(None, {"cpu_threads": -1})

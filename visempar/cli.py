@@ -62,6 +62,9 @@ JSON_OUT = click.option("--json", "json_out", type=click.Path(dir_okay=False),
 @click.version_option(package_name="visempar")
 def main() -> None:
     """visempar: Vietnamese AMR parsing (VLSP 2025 format) with LoRA fine-tuning."""
+    from visempar.quiet import silence_known_noise
+
+    silence_known_noise()
 
 
 @main.group()
@@ -316,7 +319,6 @@ def _progress(total: int, label: str):
 def _load_run(run_dir: str):
     from visempar.eval.generate import load_run
 
-    _threads()
     try:
         return load_run(run_dir)
     except (FileNotFoundError, OSError, ValueError) as e:
@@ -411,22 +413,13 @@ def repair_(in_path, out_path, concepts, json_out):
 
 # -- training, preflight, parsing ---------------------------------------------------------
 
-def _threads() -> None:
-    """One intra-op thread unless OMP_NUM_THREADS says otherwise (tiny models, shared CPUs)."""
-    import os
-
-    import torch
-
-    if "OMP_NUM_THREADS" not in os.environ and not torch.cuda.is_available():
-        torch.set_num_threads(1)
-
-
 def train_options(fn):
     """The config and the common overrides, shared by `train` and `preflight`."""
     options = [
         click.option("--config", "config_path", help="YAML config: a path or a name under configs/ "
-                     "(default: configs/tiny-VARIANT.yaml for the tiny model)."),
-        click.option("--model", help="`tiny` (built offline), a hub name or a local directory."),
+                     "(default: configs/MODEL-VARIANT.yaml for `tiny` and `smollm2`)."),
+        click.option("--model", help="`tiny` (built offline), `smollm2` (bundled SmolLM2-135M-Instruct), "
+                     "a .gguf file, a local directory or a hub name."),
         click.option("--variant", type=click.Choice(["baseline", "mtup"])),
         click.option("--data", "train_data", type=click.Path(dir_okay=False),
                      help="Training corpus (default: the bundled sample train split)."),
@@ -459,8 +452,8 @@ def _config(config_path, settings, **flags):
         if not sep:
             raise click.UsageError(f"--set {item!r}: expected KEY=VALUE")
         overrides[key.strip()] = yaml.safe_load(value)
-    if config_path is None and overrides.get("model", "tiny") == "tiny":
-        config_path = f"tiny-{overrides.get('variant', 'baseline')}"
+    if config_path is None and overrides.get("model", "tiny") in ("tiny", "smollm2"):
+        config_path = f"{overrides.get('model', 'tiny')}-{overrides.get('variant', 'baseline')}"
     try:
         return load_config(config_path, overrides)
     except ConfigError as e:
@@ -485,8 +478,10 @@ def preflight(config_path, settings, strict, json_out, **flags):
 
     Exit 0 when no check fails, 1 when one does (--strict: or warns).
     """
-    _threads()
+    from visempar.model.device import set_threads
+
     config = _config(config_path, settings, **flags)
+    set_threads(config.cpu_threads)
     report, _ = _run_preflight(config, strict, json_out)
     sys.exit(1 if report.failed(strict) else 0)
 
@@ -514,8 +509,10 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
     from visempar.train.run import RunError, is_main_process, summary_line
     from visempar.train.run import train as run_training
 
-    _threads()
+    from visempar.model.device import set_threads
+
     config = _config(config_path, settings, **flags)
+    set_threads(config.cpu_threads)
     prepared = None
     if not skip_preflight:
         report, prepared = _run_preflight(config, strict, None) if is_main_process() else (None, None)
@@ -574,7 +571,6 @@ def export(run_dir, out_dir):
     """Merge a run's adapter into its base model and save it in HF format."""
     from visempar.eval.generate import load_run
 
-    _threads()
     try:
         loaded = load_run(run_dir, merged=True)
     except (FileNotFoundError, OSError, ValueError) as e:

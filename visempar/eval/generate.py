@@ -83,8 +83,9 @@ def path_counts(results: Sequence[Parsed]) -> dict:
 def generate(model, tokenizer, builder: PromptBuilder, sentences: Sequence[str], *,
              batch_size: int = 16, max_new_tokens: int = 256, do_sample: bool = False,
              num_beams: int = 1, temperature: float = 1.0, top_p: float = 1.0, seed: int = 0,
-             progress: Callable | None = None) -> list[str]:
-    """The completion text for each sentence, in input order."""
+             compute_dtype: str = "float32", progress: Callable | None = None) -> list[str]:
+    """The completion text for each sentence, in input order; under bf16 autocast when
+    `compute_dtype` is bfloat16, as in training."""
     import torch
 
     encoded = [prompt_ids(tokenizer, builder, s) for s in sentences]
@@ -105,7 +106,8 @@ def generate(model, tokenizer, builder: PromptBuilder, sentences: Sequence[str],
         for row, i in enumerate(idx):
             ids[row, width - len(encoded[i]):] = torch.tensor(encoded[i])
             mask[row, width - len(encoded[i]):] = 1
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                             enabled=compute_dtype == "bfloat16"):
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
                                  max_new_tokens=max_new_tokens, num_beams=num_beams,
                                  eos_token_id=tokenizer.eos_token_id, pad_token_id=pad,
@@ -119,24 +121,40 @@ def generate(model, tokenizer, builder: PromptBuilder, sentences: Sequence[str],
     return outputs
 
 
+def dev_smatch(model, tokenizer, builder: PromptBuilder, examples, *, max_new_tokens: int,
+               batch_size: int, concepts: str = "space", compute_dtype: str = "float32") -> dict:
+    """Generate, repair and score `examples` (corpus Smatch F1): the evaluation path that
+    preflight proves and that model selection reads at every evaluation."""
+    from visempar.eval.smatch import score_corpus
+
+    texts = generate(model, tokenizer, builder, [e.sentence or "" for e in examples],
+                     batch_size=batch_size, max_new_tokens=max_new_tokens, compute_dtype=compute_dtype)
+    parsed = [to_graph_result(builder, t, concepts) for t in texts]
+    report = score_corpus([p.graph for p in parsed], [e.graph for e in examples], bootstrap=0)
+    return {"f1": report.f1, "generations": texts, "paths": [p.path for p in parsed]}
+
+
 def load_run(run_dir: str | Path, *, merged: bool = False) -> Loaded:
     """Base + adapter of a finished run (or a merged model directory) for inference."""
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from visempar.model.build import compute_dtype_name, load_tokenizer, resolve_model, wants_4bit
+    from visempar.model.build import load_dtype, load_tokenizer, wants_4bit
+    from visempar.model.device import set_threads
+    from visempar.model.resolve import resolve_model
     from visempar.train.config import load_config
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
         raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml)")
     config = load_config(run_dir / "config.yaml")
+    set_threads(config.cpu_threads)
     adapter = run_dir / "adapter"
     if not merged and not (adapter / "adapter_config.json").exists():
         raise FileNotFoundError(f"{run_dir}: no trained adapter in {adapter} (did the run complete? "
                                 f"see {run_dir / 'summary.json'})")
     tokenizer = load_tokenizer(str(adapter if adapter.exists() else resolve_model(config.model)))
-    dtype = getattr(torch, compute_dtype_name())
+    dtype = getattr(torch, load_dtype(config))
     kwargs: dict = {"dtype": dtype}
     if wants_4bit(config) and not merged:
         kwargs["quantization_config"] = BitsAndBytesConfig(

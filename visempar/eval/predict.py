@@ -18,6 +18,7 @@ from visempar.amr.repair import repair
 from visempar.data.corpus import sample_path
 from visempar.data.prompts import normalize_sentence
 from visempar.eval.generate import Loaded, Parsed, generate, path_counts, to_graph_result, write_report
+from visempar.model.device import compute_dtype
 
 
 @dataclass
@@ -46,7 +47,7 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
                      batch_size=batch_size or cfg.generation_batch_size,
                      max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
                      num_beams=cfg.num_beams, temperature=cfg.temperature, top_p=cfg.top_p,
-                     seed=cfg.seed, progress=progress)
+                     seed=cfg.seed, compute_dtype=compute_dtype(cfg.compute_dtype), progress=progress)
     seconds = time.perf_counter() - start
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)

@@ -1,6 +1,7 @@
 """The training stack, built in the one order that works (failure modes A1, A3, A6).
 
-load (4-bit NF4 with bf16 compute only when `torch.cuda.is_available()`, fp32 on CPU)
+load (4-bit NF4 only when `torch.cuda.is_available()`; compute dtype from
+`visempar.model.device`, bf16 autocast over an fp32 base on CPUs with native bf16)
 -> prepare for k-bit training when quantised -> LoRA -> activation checkpointing,
 non-reentrant. No config key can reorder these steps. Trainable tensors are fp32 unless
 the config asks for `adapter_dtype: bfloat16` (what TRL does for QLoRA).
@@ -9,7 +10,6 @@ the config asks for `adapter_dtype: bfloat16` (what TRL does for QLoRA).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from visempar.train.config import ConfigError, TrainConfig
 
@@ -26,17 +26,6 @@ class Stack:
     steps: list[str] = field(default_factory=list)
 
 
-def resolve_model(name: str) -> str:
-    """`tiny` -> the embedded model's directory (built on first use); else as given."""
-    if name == "tiny":
-        from visempar.model.tiny import tiny_model_path
-
-        return str(tiny_model_path())
-    if name.startswith((".", "/", "~")) and not Path(name).expanduser().is_dir():
-        raise ConfigError(f"model: {name!r} is not a directory")
-    return str(Path(name).expanduser()) if Path(name).expanduser().is_dir() else name
-
-
 def wants_4bit(config: TrainConfig) -> bool:
     """4-bit only where CUDA is: on CPU bitsandbytes loads but breaks after a generate."""
     import torch
@@ -48,10 +37,14 @@ def wants_4bit(config: TrainConfig) -> bool:
     return cuda and config.load_in_4bit != "false"
 
 
-def compute_dtype_name() -> str:
+def load_dtype(config: TrainConfig) -> str:
+    """The dtype of the frozen base: the compute dtype on CUDA; fp32 on CPU, where bf16
+    runs under autocast (bf16 weights there were no faster, and they round the merge)."""
     import torch
 
-    return "bfloat16" if torch.cuda.is_available() and torch.cuda.is_bf16_supported() else "float32"
+    from visempar.model.device import compute_dtype
+
+    return compute_dtype(config.compute_dtype) if torch.cuda.is_available() else "float32"
 
 
 def load_tokenizer(path: str):
@@ -72,7 +65,7 @@ def load_base(config: TrainConfig, path: str, quantize: bool):
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    dtype = getattr(torch, compute_dtype_name())
+    dtype = getattr(torch, load_dtype(config))
     kwargs: dict = {"dtype": dtype}
     if quantize:
         kwargs["quantization_config"] = BitsAndBytesConfig(
@@ -118,11 +111,14 @@ def build_stack(config: TrainConfig) -> Stack:
     """The model and tokenizer `visempar train` trains, preflight checks and predict uses."""
     from peft import prepare_model_for_kbit_training
 
+    from visempar.model.device import compute_dtype
+    from visempar.model.resolve import resolve_model
+
     path = resolve_model(config.model)
     tokenizer = load_tokenizer(path)
     quantize = wants_4bit(config)
     model = load_base(config, path, quantize)
-    stack = Stack(model, tokenizer, path, quantize, compute_dtype_name(), ["load"])
+    stack = Stack(model, tokenizer, path, quantize, compute_dtype(config.compute_dtype), ["load"])
     if quantize:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         stack.steps.append("prepare_kbit")

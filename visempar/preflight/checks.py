@@ -111,9 +111,11 @@ def check_environment(config) -> tuple:
 
     versions = {p: md.version(p) for p in ("torch", "transformers", "trl", "peft", "accelerate",
                                            "bitsandbytes", "datasets", "smatch", "penman")}
+    from visempar.model.device import compute_dtype, describe
+
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
-    details = {"versions": versions, "cuda": cuda, "bf16": bf16}
+    details = {"versions": versions, "cuda": cuda, "compute_dtype": compute_dtype(config.compute_dtype),
+               "threads": torch.get_num_threads()}
     if config.load_in_4bit == "true" and not cuda:
         return (FAIL, "4-bit loading requested (load_in_4bit: true) but CUDA is not available; "
                 "bitsandbytes 4-bit breaks training on CPU after the first generate",
@@ -121,7 +123,10 @@ def check_environment(config) -> tuple:
     if "8bit" in config.optimizer and not cuda:
         return (FAIL, f"optimizer {config.optimizer} needs bitsandbytes on CUDA",
                 "use optimizer: adamw_torch on CPU", 0.0, details)
-    where = f"CUDA, bf16 {'yes' if bf16 else 'no'}" if cuda else "CPU only (fp32 compute)"
+    if config.compute_dtype == "bfloat16" and compute_dtype("auto") != "bfloat16":
+        return (WARN, f"compute_dtype: bfloat16 on hardware without native bf16 ({describe('float32')}): "
+                "it runs, emulated, usually slower than fp32", "set compute_dtype: auto", 0.0, details)
+    where = describe(config.compute_dtype)
     return (PASS, f"torch {versions['torch']}, transformers {versions['transformers']}, "
             f"trl {versions['trl']}, peft {versions['peft']}; {where}", "", 0.0, details)
 
@@ -320,8 +325,26 @@ def _lora_pairs(names):
     return {n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") for n in names if "lora_" in n}
 
 
+def check_precision(prepared, trainer) -> tuple:
+    """The dtype the base layers computed in during the real steps, against the config."""
+    want = prepared.stack.compute_dtype
+    got = sorted(trainer.observed_compute_dtype - {"unobserved"})
+    details = {"expected": want, "observed": got}
+    if not got:
+        return (WARN, "no LoRA-wrapped layer ran, so the compute dtype was not observed", "", 0.0, details)
+    if got != [want]:
+        return (FAIL, f"the base layers computed in {', '.join(got)} during the training steps, "
+                f"but compute_dtype resolved to {want}",
+                "bf16 must come from autocast (SFTConfig bf16) over fp32 trainable tensors", 0.0, details)
+    how = "under bf16 autocast" if want == "bfloat16" else "in fp32"
+    return (PASS, f"base layers computed {how} in the training steps; trainable tensors stay "
+            f"{', '.join(sorted({str(p.dtype).replace('torch.', '') for p in trainable(prepared.stack.model).values()}))}",
+            "", 0.0, details)
+
+
 def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
-    """Forward/backward and optimizer steps at the peak LR on real batches."""
+    """Forward/backward and optimizer steps at the peak LR on real batches, under the
+    trainer's own autocast (what `accelerator.prepare` wraps the forward in)."""
     import torch
 
     model = trainer.model
@@ -342,7 +365,8 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
         items = trainer._get_num_items_in_batch([batch], trainer.args.device)
         skipped = trainer._nonfinite
         try:
-            loss = trainer.training_step(model, batch, items)
+            with trainer.accelerator.autocast():
+                loss = trainer.training_step(model, batch, items)
         except RuntimeError as err:
             if "does not require grad" not in str(err):
                 raise
@@ -424,23 +448,19 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
 
 def check_eval_path(prepared, trainer, examples: int = 2) -> tuple:
     """Eval loss, generation with the training prompt builder, repair, Smatch."""
-    from visempar.eval.generate import generate, to_graph_result
-    from visempar.eval.smatch import score_corpus
+    from visempar.eval.generate import dev_smatch
 
     cfg = prepared.config
     metrics = trainer.evaluate()
     eval_loss = metrics.get("eval_loss")
     if eval_loss is None or not math.isfinite(eval_loss):
         return (FAIL, f"eval loss is {eval_loss}", "check the eval data", 0.0, metrics)
-    subset = prepared.eval.examples[:examples]
-    texts = generate(trainer.model, prepared.stack.tokenizer, prepared.builder,
-                     [e.sentence or "" for e in subset], batch_size=examples,
-                     max_new_tokens=min(cfg.max_new_tokens, 64))
-    parsed = [to_graph_result(prepared.builder, t, cfg.concepts) for t in texts]
-    report = score_corpus([p.graph for p in parsed], [e.graph for e in subset], bootstrap=0)
-    return (PASS, f"eval loss {eval_loss:.4f}; generated {len(texts)} graphs "
-            f"({', '.join(p.path for p in parsed)}), Smatch F1 {report.f1:.3f}", "", 0.0,
-            {"eval_loss": eval_loss, "generations": texts, "smatch_f1": report.f1})
+    dev = dev_smatch(trainer.model, prepared.stack.tokenizer, prepared.builder,
+                     prepared.eval.examples[:examples], max_new_tokens=min(cfg.max_new_tokens, 64),
+                     batch_size=examples, concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype)
+    return (PASS, f"eval loss {eval_loss:.4f}; generated {len(dev['generations'])} graphs "
+            f"({', '.join(dev['paths'])}), Smatch F1 {dev['f1']:.3f}", "", 0.0,
+            {"eval_loss": eval_loss, "generations": dev["generations"], "smatch_f1": dev["f1"]})
 
 
 # -- the whole run --------------------------------------------------------------------------
@@ -484,7 +504,9 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
 
     built = pf.run("build", build, "fix the config or data named above")
     if built.status == FAIL:
-        if "ConfigError" in built.reason:
+        if built.reason.startswith("ModelSourceError"):
+            built.id, built.fix = "model.source", "point --model at one of the choices named above"
+        elif "ConfigError" in built.reason:
             built.id = "config.keys"
         elif "max_length" in built.reason:
             built.id = "data.lengths"
@@ -520,6 +542,7 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
         pf.run("train.backward", steps, "see the reason")
         if "move" in results:
             pf.run("train.movement", lambda: results["move"])
+            pf.run("train.precision", lambda: check_precision(p, trainer))
         pf.run("eval.path", lambda: check_eval_path(p, trainer),
                "fix the evaluation code now: it would have crashed at the first evaluation (B1)")
     except ConfigError as err:

@@ -51,6 +51,9 @@ class TrainConfig:
     lora_target_modules: list[str] | str = "all-linear"
     adapter_dtype: str = "float32"
     activation_checkpointing: bool = True
+    compute_dtype: str = "auto"
+    loss_head: str = "auto"
+    cpu_threads: int = 0
     # optimisation
     optimizer: str = "adamw_torch"
     learning_rate: float = 2e-4
@@ -59,6 +62,7 @@ class TrainConfig:
     num_train_epochs: float = 1.0
     max_steps: int = -1
     per_device_train_batch_size: int = 8
+    group_by_length: bool = False
     gradient_accumulation_steps: int = 1
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
@@ -68,6 +72,8 @@ class TrainConfig:
     save_total_limit: int = 2
     eval_steps: int = 0
     per_device_eval_batch_size: int = 8
+    select_best: str = "eval_loss"
+    dev_smatch_examples: int = 16
     # health
     max_bad_steps: int = 3
     stall_check_steps: int = 10
@@ -97,13 +103,17 @@ class TrainConfig:
 
 
 # Settings that may change between an interrupted run and its resumption.
-VOLATILE_KEYS = frozenset({"output_dir", "logging_steps", "save_steps", "save_total_limit",
+VOLATILE_KEYS = frozenset({"output_dir", "cpu_threads", "logging_steps", "save_steps", "save_total_limit",
+                           "select_best", "dev_smatch_examples",
                            "generation_batch_size", "per_device_eval_batch_size", "tags"})
 
 _CHOICES = {
     "variant": VARIANTS, "on_truncation": ("exclude", "refuse"), "graph_style": ("oneline", "vlsp"),
     "concepts": ("space", "underscore"), "load_in_4bit": ("auto", "true", "false"),
-    "adapter_dtype": ("float32", "bfloat16"), "optimizer": OPTIMIZERS,
+    "adapter_dtype": ("float32", "bfloat16"), "compute_dtype": ("auto", "float32", "bfloat16"),
+    "loss_head": ("auto", "fused", "logits"),
+    "select_best": ("eval_loss", "smatch", "last"),
+    "optimizer": OPTIMIZERS,
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
@@ -157,6 +167,15 @@ def validate(config: TrainConfig, where: str = "config") -> TrainConfig:
     if config.warmup < 0 or (config.warmup >= 1 and config.warmup != int(config.warmup)):
         raise ConfigError(f"{where}: warmup is a ratio in [0, 1) or a whole number of optimizer "
                           f"steps, got {config.warmup!r}")
+    if config.eval_steps > 0 and config.select_best != "last" and config.save_steps % config.eval_steps:
+        raise ConfigError(f"{where}: select_best: {config.select_best} keeps the best evaluated "
+                          f"checkpoint, so save_steps ({config.save_steps}) must be a multiple of "
+                          f"eval_steps ({config.eval_steps})")
+    if config.select_best == "smatch" and config.dev_smatch_examples <= 0:
+        raise ConfigError(f"{where}: select_best: smatch needs dev_smatch_examples > 0")
+    if config.cpu_threads < 0:
+        raise ConfigError(f"{where}: cpu_threads is a number of threads, or 0 for every core, "
+                          f"got {config.cpu_threads!r}")
     if not 0 <= config.lora_dropout < 1:
         raise ConfigError(f"{where}: lora_dropout must be in [0, 1), got {config.lora_dropout!r}")
     if config.max_steps <= 0 and config.num_train_epochs <= 0:

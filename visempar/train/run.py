@@ -160,7 +160,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
           log=print) -> dict:
     """Train one run; returns its summary (also written to summary.json)."""
     from visempar.train.health import HealthMonitor, TrainingHealthError
-    from visempar.train.trainer import MetricsWriter, make_trainer, write_atomic
+    from visempar.train.trainer import MetricsWriter, make_trainer, selects_best, write_atomic
 
     run_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config)
     checkpoint = None
@@ -193,7 +193,10 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     trainer = make_trainer(config, prepared.stack, prepared.train.rows, prepared.eval.rows,
                            prepared.schedule, run_dir / "checkpoints", monitor,
                            callbacks=[MetricsWriter(metrics if main else run_dir / f"metrics.rank{rank}.jsonl"),
-                                      *callbacks])
+                                      *callbacks], dev_score=dev_scorer(config, prepared))
+    if selects_best(config):
+        log(f"model selection: the adapter with the best {config.select_best} at an evaluation "
+            f"(every {config.eval_steps} steps) is kept")
     if checkpoint is not None:
         stored = json.loads((checkpoint / "visempar-complete.json").read_text())
         monitor.state.skipped_steps = stored["health"]["skipped_steps"]
@@ -227,6 +230,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
         "train_runtime_metrics": result.metrics if result is not None else None,
         "tokens_seen": int(tokens),
         "adapter": str(run_dir / "adapter") if status == "completed" else None,
+        "kept": kept_adapter(trainer, config, status),
         "resumed_from": checkpoint.name if checkpoint else None,
         "last_checkpoint": complete_checkpoints(run_dir)[-1].name if complete_checkpoints(run_dir) else None,
     }
@@ -239,6 +243,32 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     return summary
 
 
+def dev_scorer(config: TrainConfig, prepared: Prepared):
+    """`model -> dev Smatch F1` on the first `dev_smatch_examples` eval graphs, for
+    `select_best: smatch`; None otherwise."""
+    if config.select_best != "smatch" or not config.eval_steps:
+        return None
+    from visempar.eval.generate import dev_smatch
+
+    examples = prepared.eval.examples[:config.dev_smatch_examples]
+    return lambda model: dev_smatch(
+        model, prepared.stack.tokenizer, prepared.builder, examples,
+        max_new_tokens=config.max_new_tokens, batch_size=config.generation_batch_size,
+        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype)["f1"]
+
+
+def kept_adapter(trainer, config: TrainConfig, status: str) -> dict:
+    """Which step's adapter the run saved, and why."""
+    state = trainer.state
+    best = state.best_model_checkpoint
+    if status != "completed" or not best or not trainer.args.load_best_model_at_end:
+        return {"step": state.global_step, "why": "last step"}
+    step = int(Path(best).name.rsplit("-", 1)[-1])
+    metric = trainer.args.metric_for_best_model
+    last = next((r[metric] for r in reversed(state.log_history) if metric in r), None)
+    return {"step": step, "why": f"best {metric}", "value": state.best_metric, "last_value": last}
+
+
 def summary_line(summary: dict) -> str:
     loss = (f"loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f}"
             if summary.get("first_loss") is not None else "no loss logged")
@@ -246,6 +276,10 @@ def summary_line(summary: dict) -> str:
     text = (f"{head}: {summary['variant']} on {summary['model']}, step {summary['steps']}/"
             f"{summary['total_steps']}, {loss}, {summary['train_seconds']:.0f} s, "
             f"{summary['health']['skipped_steps']} skipped steps -> {summary['run_dir']}")
+    kept = summary.get("kept") or {}
+    if kept.get("why", "last step") != "last step":
+        text += (f"\nkept the adapter of step {kept['step']} ({kept['why']} {kept['value']:.4f}; "
+                 f"last evaluation {kept['last_value']:.4f})")
     if summary["status"] == "interrupted":
         text += f"\ncheckpoint {summary['last_checkpoint']} saved; continue with --resume"
     if summary["error"]:

@@ -1,6 +1,7 @@
 """TRL's `SFTTrainer` with visempar's monitor, logs and committed checkpoints.
 
-The subclass changes no arithmetic: the loss is TRL's. It reads per-task losses off the
+The subclass keeps TRL's loss; on CPU it computes it from the full logits rather than
+TRL's fused LM head (`loss_head`), which is slower there. It reads per-task losses off the
 same forward, drops the gradients of unhealthy steps (`HealthMonitor`), keeps adapters in
 the configured dtype (TRL casts QLoRA adapters to bf16), and marks a checkpoint complete
 only after everything in it was written, so a crash mid-save never leaves a checkpoint
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from types import SimpleNamespace
 
 from transformers import TrainerCallback
 from transformers.trainer_callback import ProgressCallback
@@ -19,8 +21,9 @@ from trl import SFTConfig, SFTTrainer
 
 from visempar.data.encode import Collator
 from visempar.model.build import Stack, set_adapter_dtype
+from visempar.model.device import ComputeDtypeProbe
 from visempar.train.config import TrainConfig
-from visempar.train.health import HealthMonitor
+from visempar.train.health import HealthMonitor, TrainingHealthError
 from visempar.train.schedule import Schedule
 
 COMPLETE = "visempar-complete.json"
@@ -36,10 +39,15 @@ def write_atomic(path: Path, text: str) -> None:
 
 
 class VisemparTrainer(SFTTrainer):
-    def __init__(self, *args, monitor: HealthMonitor, variant: str, adapter_dtype: str, **kwargs):
+    def __init__(self, *args, monitor: HealthMonitor, variant: str, adapter_dtype: str,
+                 compute_dtype: str, loss_head: str, dev_score=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.loss_head = loss_head
+        self.dev_score = dev_score
         self.monitor = monitor
         self.variant = variant
+        self.compute_dtype = compute_dtype
+        self.observed_compute_dtype: set[str] = set()
         set_adapter_dtype(self.model, adapter_dtype)
         self._outputs = None
         self._nonfinite = 0
@@ -56,23 +64,79 @@ class VisemparTrainer(SFTTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         segment, index = inputs.pop("segment", None), inputs.pop("index", None)
-        result = super().compute_loss(model, inputs, return_outputs=return_outputs,
-                                      num_items_in_batch=num_items_in_batch)
+        if self.loss_head == "logits":
+            result = self._loss_from_logits(model, inputs, return_outputs, num_items_in_batch)
+        else:
+            result = super().compute_loss(model, inputs, return_outputs=return_outputs,
+                                          num_items_in_batch=num_items_in_batch)
         if model.training:
             loss = result[0] if return_outputs else result
             self.monitor.observe(loss, self._outputs, segment, index, self.state.global_step)
             self._outputs = None
         return result
 
+    def _loss_from_logits(self, model, inputs, return_outputs, num_items_in_batch):
+        """TRL's loss (summed token NLL over the supervised tokens of the accumulated batch)
+        from the full logits. TRL's fused LM head computes the same loss in chunks, with
+        entropy and accuracy on top: it saves memory on a GPU with a large vocabulary but
+        made a CPU step of SmolLM2 ~1.5x slower (benchmarks/bench_real_model.py)."""
+        import torch
+        import torch.nn.functional as F
+
+        labels = inputs["labels"]
+        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
+        target = labels[:, 1:]
+        logits = outputs.logits[:, :-1].float()
+        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                              ignore_index=-100, reduction="none").view_as(target)
+        mask = target != -100
+        count = mask.sum() if num_items_in_batch is None else num_items_in_batch
+        loss = nll.sum() / torch.as_tensor(count, device=nll.device).clamp(min=1)
+        if self.args.average_tokens_across_devices and num_items_in_batch is not None:
+            loss = loss * self.accelerator.num_processes
+        if model.training:
+            self._outputs = SimpleNamespace(log_probs=-nll, label_mask=mask)
+            seen = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
+            self._total_train_tokens += seen
+            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
+        return (loss, outputs) if return_outputs else loss
+
     def training_step(self, model, inputs, num_items_in_batch=None):
         """The Trainer's step; a non-finite loss is counted here and kept out of the
         running sum (where NaN would poison every later logged loss). The log record of
         its window then shows NaN, never a made-up number."""
-        loss = super().training_step(model, inputs, num_items_in_batch)
+        if self.observed_compute_dtype:
+            loss = super().training_step(model, inputs, num_items_in_batch)
+        else:
+            loss = self._first_step(model, inputs, num_items_in_batch)
         if not bool(loss.isfinite().all()):
             self._nonfinite += 1
             return loss.new_zeros(())
         return loss
+
+    def _first_step(self, model, inputs, num_items_in_batch):
+        """A step that also proves the configured compute dtype is the one in effect."""
+        probe = ComputeDtypeProbe(model)
+        try:
+            loss = super().training_step(model, inputs, num_items_in_batch)
+        finally:
+            probe.remove()
+        self.observed_compute_dtype = probe.seen or {"unobserved"}
+        if probe.seen and probe.seen != {self.compute_dtype}:
+            raise TrainingHealthError(
+                f"the base layers computed in {', '.join(sorted(probe.seen))} in the first training "
+                f"step, but compute_dtype resolved to {self.compute_dtype}: mixed precision is not "
+                "in effect as configured")
+        return loss
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix: str = "eval") -> dict:
+        """The eval loss, plus dev Smatch (`eval_smatch`) when the run selects by it."""
+        metrics = super().evaluate(eval_dataset, ignore_keys, metric_key_prefix)
+        if self.dev_score is not None and eval_dataset is None:
+            key = f"{metric_key_prefix}_smatch"
+            metrics[key] = self.dev_score(self.model)
+            self.log({key: metrics[key]})
+        return metrics
 
     def log(self, logs: dict, start_time=None) -> None:
         if "loss" in logs and self._nonfinite:
@@ -120,7 +184,8 @@ class ReadableProgress(ProgressCallback):
         for key, label, fmt in (("loss", "loss", ".4f"), ("loss_task1", "task1", ".4f"),
                                 ("loss_task2", "task2", ".4f"), ("loss_graph", "graph", ".4f"),
                                 ("grad_norm", "grad", ".3g"), ("learning_rate", "lr", ".4e"),
-                                ("eval_loss", "eval loss", ".4f"), ("skipped_steps", "skipped", "d")):
+                                ("eval_loss", "eval loss", ".4f"), ("eval_smatch", "dev smatch", ".4f"),
+                                ("skipped_steps", "skipped", "d")):
             if key in logs and logs[key] is not None:
                 parts.append(f"{label} {logs[key]:{fmt}}")
         if len(parts) > 1:
@@ -130,8 +195,10 @@ class ReadableProgress(ProgressCallback):
 def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFTConfig:
     import torch
 
+    from visempar.model.device import compute_dtype
+
     cuda = torch.cuda.is_available()
-    bf16 = cuda and torch.cuda.is_bf16_supported()
+    bf16 = compute_dtype(config.compute_dtype) == "bfloat16"  # autocast, on CPU too
     return SFTConfig(
         output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
         max_steps=schedule.total_steps, warmup_steps=schedule.warmup_steps,
@@ -143,15 +210,35 @@ def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFT
         logging_steps=config.logging_steps, logging_first_step=True, logging_nan_inf_filter=False,
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
         eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps or None,
+        load_best_model_at_end=selects_best(config),
+        metric_for_best_model="eval_smatch" if config.select_best == "smatch" else "eval_loss",
+        greater_is_better=config.select_best == "smatch",
         bf16=bf16, fp16=False, use_cpu=not cuda,
         activation_checkpointing=False,  # the builder enabled it, after LoRA
         max_length=None, dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
         report_to="none", ddp_find_unused_parameters=False, dataloader_num_workers=0,
+        # batches of similar lengths: less padding, the same examples per epoch
+        **({"train_sampling_strategy": "group_by_length"} if config.group_by_length else {}),
+        prediction_loss_only=True,  # evaluation needs the loss; gathering logits costs GBs
     )
 
 
+def selects_best(config: TrainConfig) -> bool:
+    """Whether the run keeps its best evaluated adapter rather than its last."""
+    return config.eval_steps > 0 and config.select_best != "last"
+
+
+def loss_head(setting: str) -> str:
+    """`auto`: TRL's fused LM head on CUDA (memory), the full logits on CPU (speed)."""
+    import torch
+
+    if setting != "auto":
+        return setting
+    return "fused" if torch.cuda.is_available() else "logits"
+
+
 def make_trainer(config: TrainConfig, stack: Stack, train_rows, eval_rows, schedule: Schedule,
-                 output_dir: Path, monitor: HealthMonitor, callbacks=()) -> VisemparTrainer:
+                 output_dir: Path, monitor: HealthMonitor, callbacks=(), dev_score=None) -> VisemparTrainer:
     from datasets import Dataset
 
     trainer = VisemparTrainer(
@@ -160,7 +247,8 @@ def make_trainer(config: TrainConfig, stack: Stack, train_rows, eval_rows, sched
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=stack.tokenizer, data_collator=Collator(stack.tokenizer.pad_token_id),
         callbacks=[monitor, *callbacks], monitor=monitor, variant=config.variant,
-        adapter_dtype=config.adapter_dtype)
+        adapter_dtype=config.adapter_dtype, compute_dtype=stack.compute_dtype,
+        loss_head=loss_head(config.loss_head), dev_score=dev_score)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ReadableProgress())
     return trainer

@@ -1,0 +1,185 @@
+"""The CUDA path, proven whole on a GPU machine: `scripts/gpu-check.sh` (issue 12).
+
+On the tiny model (built there, offline), for both variants: preflight, a short
+`visempar train` with a 4-bit NF4 base and bf16 compute, then predict and evaluate. Every
+assertion reads the built objects, never the config: `Linear4bit` layers in the model,
+trainable tensors fp32 after TRL's cast, the dtype the base layers computed in, finite
+losses, every LoRA tensor moved. Figures (tokens/s, peak GPU memory) and the assertions go
+to one JSON report. Without CUDA it refuses (exit 2) unless `--allow-cpu`, which runs the
+same steps on CPU and reports the CUDA-only assertions as skipped: how the tests exercise it.
+
+    python -m visempar.preflight.gpu --out gpu-report.json [--steps 20] [--allow-cpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+NO_CUDA = 2
+
+
+class Assertions:
+    """Named pass/fail/skip results, in order."""
+
+    def __init__(self):
+        self.rows: list[dict] = []
+
+    def check(self, name: str, ok: bool | None, detail: str) -> None:
+        status = "skip" if ok is None else ("pass" if ok else "fail")
+        self.rows.append({"name": name, "status": status, "detail": detail})
+        print(f"  {status:<4} {name}: {detail}", flush=True)
+
+    @property
+    def failed(self) -> list[str]:
+        return [r["name"] for r in self.rows if r["status"] == "fail"]
+
+
+def environment() -> dict:
+    import importlib.metadata as md
+
+    import torch
+
+    versions = {}
+    for name in ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets",
+                 "smatch", "penman", "evaluate"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:
+            versions[name] = None
+    cuda = torch.cuda.is_available()
+    return {"python": sys.version.split()[0], "versions": versions, "cuda": cuda,
+            "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+            "cuda_version": torch.version.cuda, "bf16": cuda and torch.cuda.is_bf16_supported()}
+
+
+def linear4bit_count(model) -> int:
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return 0
+    return sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+
+
+def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Assertions) -> dict:
+    """Preflight, train, predict and evaluate one variant; returns its figures."""
+    import torch
+
+    from visempar.eval.generate import load_run
+    from visempar.eval.predict import evaluate_run
+    from visempar.preflight.checks import preflight, trainable
+    from visempar.train.config import load_config
+    from visempar.train.run import train
+    from visempar.train.trainer import make_trainer
+
+    cuda = torch.cuda.is_available()
+    config = load_config(f"tiny-{variant}", {
+        "model": model, "compute_dtype": "auto", "load_in_4bit": "auto", "max_steps": steps,
+        "eval_steps": max(steps // 2, 1), "save_steps": max(steps // 2, 1),
+        "output_dir": str(out / variant)})
+    seen_trainers = []
+
+    def keep_trainer(*args, **kwargs):
+        trainer = make_trainer(*args, **kwargs)
+        seen_trainers.append(trainer)
+        return trainer
+
+    report, prepared = preflight(config, log=lambda *_: None, make_trainer_fn=keep_trainer)
+    print(report.table(), flush=True)
+    asserts.check(f"{variant}.preflight", not report.failed(), f"{len(report.checks)} checks, "
+                  f"failed: {[c.id for c in report.failed()] or 'none'}")
+    if prepared is None:
+        return {"preflight": report.to_dict()}
+    stack = prepared.stack
+    n4 = linear4bit_count(stack.model)
+    asserts.check(f"{variant}.linear4bit", (n4 > 0) if cuda else None,
+                  f"{n4} bitsandbytes Linear4bit layers in the built model" if cuda else "no CUDA")
+    dtypes = sorted({str(p.dtype) for p in trainable(stack.model).values()})
+    asserts.check(f"{variant}.trainable_fp32_after_trl", dtypes == ["torch.float32"] and bool(seen_trainers),
+                  f"trainable tensors after the SFTTrainer was built: {dtypes}")
+    observed = sorted(seen_trainers[0].observed_compute_dtype) if seen_trainers else []
+    want = "bfloat16" if cuda else stack.compute_dtype
+    asserts.check(f"{variant}.compute_dtype", observed == [want],
+                  f"base layers computed in {observed} in the preflight steps (expected {want})")
+
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    summary = train(config, prepared=prepared, overwrite=True, log=lambda m: print(f"    {m}", flush=True))
+    runtime = summary.get("train_runtime_metrics") or {}
+    tokens_per_s = summary["tokens_seen"] / summary["train_seconds"] if summary["train_seconds"] else 0.0
+    finite = summary["last_loss"] is not None and math.isfinite(summary["last_loss"])
+    asserts.check(f"{variant}.train", summary["status"] == "completed" and finite
+                  and not summary["health"]["skipped_steps"],
+                  f"{summary['status']}, loss {summary['first_loss']} -> {summary['last_loss']}, "
+                  f"{summary['health']['skipped_steps']} skipped steps")
+    peak_train = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+
+    moved_report = report.get("train.movement")
+    moved = moved_report is not None and moved_report.status == "pass"  # every tensor moved
+    asserts.check(f"{variant}.lora_moved", moved,
+                  moved_report.reason if moved_report is not None else "train.movement did not run")
+
+    loaded = load_run(out / variant)
+    start = time.perf_counter()
+    scored = evaluate_run(loaded, None, out / variant / "eval", restarts=1)
+    eval_s = time.perf_counter() - start
+    generated = scored["generation"]
+    asserts.check(f"{variant}.evaluate", 0.0 <= scored["f1"] <= 1.0 and generated["sentences"] > 0,
+                  f"Smatch F1 {scored['f1']:.3f} on {generated['sentences']} sample test sentences, "
+                  f"needed repair {generated.get('needed_repair')}, {eval_s:.1f} s")
+    return {"preflight": report.to_dict(), "summary": {k: summary[k] for k in (
+                "status", "steps", "first_loss", "last_loss", "train_seconds", "tokens_seen", "kept")},
+            "train_runtime": runtime, "tokens_per_second": round(tokens_per_s, 1),
+            "peak_gpu_memory_gib_train": round(peak_train, 3) if peak_train is not None else None,
+            "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
+            "evaluate_seconds": round(eval_s, 2), "smatch_f1": scored["f1"], "generation": generated,
+            "linear4bit_layers": n4, "observed_compute_dtype": observed}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="gpu-check", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default="gpu-report.json", help="The JSON report.")
+    ap.add_argument("--steps", type=int, default=20, help="Optimizer steps per variant.")
+    ap.add_argument("--allow-cpu", action="store_true",
+                    help="Run the steps without CUDA (CUDA-only assertions are skipped).")
+    args = ap.parse_args(argv)
+    import torch
+
+    if not torch.cuda.is_available() and not args.allow_cpu:
+        print("gpu-check: no CUDA device (torch.cuda.is_available() is False): this check proves "
+              "the 4-bit + bf16 path and needs a GPU", file=sys.stderr)
+        return NO_CUDA
+    from visempar.model.tiny import tiny_model_path
+    from visempar.quiet import silence_known_noise
+
+    silence_known_noise()
+    env = environment()
+    print(f"gpu-check on {env['device']} (CUDA {env['cuda_version']}), python {env['python']}, "
+          + ", ".join(f"{k} {v}" for k, v in env["versions"].items()), flush=True)
+    asserts = Assertions()
+    figures = {}
+    with tempfile.TemporaryDirectory(prefix="visempar-gpu-check-") as tmp:
+        start = time.perf_counter()
+        model = str(tiny_model_path())
+        figures["tiny_model_build_seconds"] = round(time.perf_counter() - start, 1)
+        for variant in ("baseline", "mtup"):
+            print(f"== {variant}", flush=True)
+            try:
+                figures[variant] = check_variant(variant, model, Path(tmp), args.steps, asserts)
+            except Exception as err:  # report what broke, and go on with the other variant
+                asserts.check(f"{variant}.crashed", False, f"{type(err).__name__}: {err}")
+    report = {"environment": env, "assertions": asserts.rows, "failed": asserts.failed,
+              "figures": figures}
+    Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    print(f"gpu-check: {len(asserts.rows) - len(asserts.failed)} of {len(asserts.rows)} assertions "
+          f"passed or skipped; report in {args.out}", flush=True)
+    return 1 if asserts.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
