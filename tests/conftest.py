@@ -56,7 +56,8 @@ def tiny_config(model: str, out=None, **overrides):
 
     values = dict(model=model, variant="baseline", compute_dtype="float32", cpu_threads=1,
                   max_length=384, lora_r=4, lora_alpha=8, lora_dropout=0.0, learning_rate=2e-3,
-                  warmup=0.1, max_steps=6, per_device_train_batch_size=4, logging_steps=1, save_steps=3, eval_steps=0,
+                  warmup=0.1, max_steps=6, per_device_train_batch_size=4, logging_steps=1,
+                  save_steps=3, eval_steps=0,
                   max_new_tokens=48, generation_batch_size=8, stall_check_steps=0)
     if out is not None:
         values["output_dir"] = str(out)

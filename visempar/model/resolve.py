@@ -72,7 +72,8 @@ def check_hub_reachable(name: str, timeout: float = 5.0) -> None:
         raise ModelSourceError(f"model {name}: not in the HF cache and HF_HUB_OFFLINE is set; "
                                f"use {OFFLINE_CHOICES}")
     endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    host, port = endpoint.hostname or "huggingface.co", endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    host = endpoint.hostname or "huggingface.co"
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
     try:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as e:

@@ -337,9 +337,9 @@ def check_precision(prepared, trainer) -> tuple:
                 f"but compute_dtype resolved to {want}",
                 "bf16 must come from autocast (SFTConfig bf16) over fp32 trainable tensors", 0.0, details)
     how = "under bf16 autocast" if want == "bfloat16" else "in fp32"
+    held = sorted({str(p.dtype).replace("torch.", "") for p in trainable(prepared.stack.model).values()})
     return (PASS, f"base layers computed {how} in the training steps; trainable tensors stay "
-            f"{', '.join(sorted({str(p.dtype).replace('torch.', '') for p in trainable(prepared.stack.model).values()}))}",
-            "", 0.0, details)
+            f"{', '.join(held)}", "", 0.0, details)
 
 
 def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:

@@ -230,7 +230,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
         "train_runtime_metrics": result.metrics if result is not None else None,
         "tokens_seen": int(tokens),
         "adapter": str(run_dir / "adapter") if status == "completed" else None,
-        "kept": kept_adapter(trainer, config, status),
+        "kept": kept_adapter(trainer, status),
         "resumed_from": checkpoint.name if checkpoint else None,
         "last_checkpoint": complete_checkpoints(run_dir)[-1].name if complete_checkpoints(run_dir) else None,
     }
@@ -257,7 +257,7 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
         concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype)["f1"]
 
 
-def kept_adapter(trainer, config: TrainConfig, status: str) -> dict:
+def kept_adapter(trainer, status: str) -> dict:
     """Which step's adapter the run saved, and why."""
     state = trainer.state
     best = state.best_model_checkpoint

@@ -79,7 +79,7 @@ class VisemparTrainer(SFTTrainer):
         """TRL's loss (summed token NLL over the supervised tokens of the accumulated batch)
         from the full logits. TRL's fused LM head computes the same loss in chunks, with
         entropy and accuracy on top: it saves memory on a GPU with a large vocabulary but
-        made a CPU step of SmolLM2 ~1.5x slower (benchmarks/bench_real_model.py)."""
+        made a CPU step of SmolLM2 ~1.45x slower (benchmarks/bench_real_model.py)."""
         import torch
         import torch.nn.functional as F
 
