@@ -54,7 +54,8 @@ def describe(setting: str) -> str:
     if torch.cuda.is_available():
         return f"CUDA {torch.cuda.get_device_name(0)}, {how} (compute_dtype: {setting})"
     native = "native bf16" if cpu_bf16_native() else "no native bf16"
-    return (f"CPU, {torch.get_num_threads()} threads, {native}, {how} "
+    threads = torch.get_num_threads()
+    return (f"CPU, {threads} thread{'s' if threads != 1 else ''}, {native}, {how} "
             f"(compute_dtype: {setting})")
 
 
