@@ -3,8 +3,8 @@
 `compute_dtype: auto` means bf16 autocast over fp32 trainable tensors wherever the
 hardware does bf16 matrix work natively (CUDA with bf16; CPUs with AVX512-BF16 or AMX),
 fp32 elsewhere. Autocast keeps the master weights fp32, so bf16 rounding never freezes an
-adapter (failure mode A1). The tiny model's configs pin fp32 and one thread: its matrices
-are too small for either to pay.
+adapter (failure mode A1). The tiny model's configs pin fp32 and one thread, so its
+figures stay comparable with earlier runs.
 """
 
 from __future__ import annotations
