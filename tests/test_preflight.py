@@ -154,14 +154,6 @@ def test_d7_labels_that_supervise_the_prompt_or_mask_eos(tiny_model, fault):
     assert ("prompt tokens are supervised" if fault == "prompt-supervised" else "EOS") in check.reason
 
 
-def test_4bit_without_cuda_fails_early(tiny_model):
-    if torch.cuda.is_available():
-        pytest.skip("CUDA present")
-    report = run(tiny_config(tiny_model, load_in_4bit="true"))
-    assert report.checks[0].id == "env.stack" and report.checks[0].status == FAIL
-    assert "CUDA is not available" in report.checks[0].reason
-
-
 def test_cli_preflight_exit_codes_and_json(tiny_model, tmp_path):
     import json
 

@@ -256,8 +256,9 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     if run_dir:
         if pred_path or gold_path:
             raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
-        return _evaluate_run(run_dir, data_path, out_dir, restarts, seed, metric == "fine",
-                             json_out)
+        return _evaluate_run(run_dir, data_path, out_dir, json_out, restarts=restarts, seed=seed,
+                             fine=metric == "fine", exact=exact, normalize=normalize_concepts,
+                             align=align)
     if not (pred_path and gold_path):
         raise click.UsageError("give --predictions and --gold, or --run")
     from visempar.eval.files import score_files
@@ -325,7 +326,11 @@ def _load_run(run_dir: str):
         raise click.ClickException(str(e)) from None
 
 
-def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, fine, json_out):
+def _stops(stopped_by: dict) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in stopped_by.items()) or "nothing"
+
+
+def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
     from visempar.amr import AMRError
     from visempar.eval.predict import evaluate_run
 
@@ -338,8 +343,7 @@ def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, fine, json_out):
         total = len(read_corpus(data_path or sample_path("test")).examples)
         bar, step = _progress(total, "parsing")
         with bar:
-            summary = evaluate_run(loaded, data_path, out, restarts=restarts, seed=seed,
-                                   fine=fine, progress=step)
+            summary = evaluate_run(loaded, data_path, out, progress=step, **scoring)
     except (AMRError, ValueError) as e:
         raise click.ClickException(str(e)) from None
     lo, hi = summary["f1_ci95"]
@@ -348,7 +352,8 @@ def _evaluate_run(run_dir, data_path, out_dir, restarts, seed, fine, json_out):
                f"(95% CI {lo:.4f}-{hi:.4f}, {gen['sentences']} sentences, {summary['variant']})")
     click.echo(f"outputs: {gen['paths']}; needed repair {gen['needed_repair']} "
                f"({gen['repair_kinds']}); invalid after repair {summary['invalid']}")
-    click.echo(f"generation {gen['sentences_per_second']} sentences/s; reports in {out}/")
+    click.echo(f"generation {gen['sentences_per_second']} sentences/s, {gen['tokens_generated']} tokens, "
+               f"stopped by {_stops(gen['stopped_by'])}; reports in {out}/")
     _echo_fine(summary.get("fine"))
     _write_json(json_out, summary)
 
@@ -558,7 +563,8 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, json_
     write_submission(output_path, preds)
     report = preds.report()
     click.echo(f"{report['sentences']} blocks written to {output_path} "
-               f"({report['sentences_per_second']} sentences/s); outputs {report['paths']}, "
+               f"({report['sentences_per_second']} sentences/s, {report['tokens_generated']} tokens, "
+               f"stopped by {_stops(report['stopped_by'])}); outputs {report['paths']}, "
                f"needed repair {report['needed_repair']}")
     _write_json(json_out, report)
 

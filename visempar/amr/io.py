@@ -53,6 +53,7 @@ class Example:
     graph: penman.Graph
     path: str = "<memory>"
     line: int = 0
+    text: str | None = None  # the graph as its file writes it (what the reference scorer reads)
 
     @property
     def location(self) -> str:
@@ -164,7 +165,7 @@ def parse_block(block: Block, path: str = "<memory>",
     warnings = [w.located(path, block.graph_line - 1) for w in result.warnings]
     warnings += [AMRSyntaxError(f"triple ({s} {r} {t}) is written twice", path, block.graph_line)
                  for s, r, t in duplicate_triples(graph)]
-    return Example(block.sentence, graph, path, block.line), warnings
+    return Example(block.sentence, graph, path, block.line, block.graph_text), warnings
 
 
 def read_corpus(path: str | Path, *, on_error: OnError = "raise",

@@ -17,7 +17,8 @@ from visempar.amr.io import read_corpus, read_text
 from visempar.amr.repair import repair
 from visempar.data.corpus import sample_path
 from visempar.data.prompts import normalize_sentence
-from visempar.eval.generate import Loaded, Parsed, generate, path_counts, to_graph_result, write_report
+from visempar.eval.generate import (Loaded, Parsed, generate, generation_counts, path_counts,
+                                    to_graph_result, write_report)
 from visempar.model.device import compute_dtype
 
 
@@ -27,34 +28,35 @@ class Predictions:
     results: list[Parsed]
     generations: list[str]
     seconds: float
+    decoding: dict
 
     def report(self) -> dict:
         n = len(self.results)
         return {"sentences": n, "seconds": round(self.seconds, 2),
                 "sentences_per_second": round(n / self.seconds, 2) if self.seconds else None,
-                **path_counts(self.results)}
+                **self.decoding, **path_counts(self.results)}
 
 
 def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | None = None,
-            batch_size: int | None = None, progress=None) -> Predictions:
+            batch_size: int | None = None, stopping: bool = True, progress=None) -> Predictions:
     """Graphs for `sentences` (blank ones get the placeholder without generating)."""
     cfg = loaded.config
     mode = normalization or cfg.input_normalization
     todo = [i for i, s in enumerate(sentences) if s.strip()]
     start = time.perf_counter()
-    texts = generate(loaded.model, loaded.tokenizer, loaded.builder,
-                     [normalize_sentence(sentences[i], mode) for i in todo],
-                     batch_size=batch_size or cfg.generation_batch_size,
-                     max_new_tokens=cfg.max_new_tokens, do_sample=cfg.do_sample,
-                     num_beams=cfg.num_beams, temperature=cfg.temperature, top_p=cfg.top_p,
-                     seed=cfg.seed, compute_dtype=compute_dtype(cfg.compute_dtype), progress=progress)
+    generated = generate(loaded.model, loaded.tokenizer, loaded.builder,
+                         [normalize_sentence(sentences[i], mode) for i in todo],
+                         batch_size=batch_size or cfg.generation_batch_size, budget=loaded.budget,
+                         stopping=stopping, do_sample=cfg.do_sample, num_beams=cfg.num_beams,
+                         temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
+                         compute_dtype=compute_dtype(cfg.compute_dtype), progress=progress)
     seconds = time.perf_counter() - start
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
-    for i, text in zip(todo, texts):
-        generations[i] = text
-        results[i] = to_graph_result(loaded.builder, text, cfg.concepts)
-    return Predictions(list(sentences), results, generations, seconds)
+    for i, g in zip(todo, generated):
+        generations[i] = g.text
+        results[i] = to_graph_result(loaded.builder, g.text, cfg.concepts)
+    return Predictions(list(sentences), results, generations, seconds, generation_counts(generated))
 
 
 def read_sentence_lines(path: str | Path) -> list[str]:
@@ -72,18 +74,19 @@ def write_submission(path: str | Path, preds: Predictions) -> None:
 
 
 def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, restarts: int = 4,
-                 seed: int = 0, fine: bool = False, progress=None) -> dict:
-    """Predict the gold file's sentences, score them, write predictions and reports."""
-    from visempar.eval.smatch import score_corpus
+                 seed: int = 0, fine: bool = False, exact: bool = False, normalize: bool = False,
+                 align: str = "sentences", progress=None) -> dict:
+    """Predict the gold file's sentences, write them as a submission, and score that file
+    exactly as `visempar evaluate --predictions` would."""
+    from visempar.eval.files import score_files
 
     gold_path = Path(data) if data else sample_path("test")
     gold = read_corpus(gold_path)
     preds = predict(loaded, [e.sentence or "" for e in gold.examples], progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_submission(out_dir / "predictions.txt", preds)
-    report = score_corpus([r.graph for r in preds.results], [e.graph for e in gold.examples],
-                          problems=[None] * len(preds.results), restarts=restarts, seed=seed,
-                          fine=fine)
+    report, extra = score_files(out_dir / "predictions.txt", gold_path, restarts=restarts, seed=seed,
+                                fine=fine, exact=exact, normalize=normalize, align=align)
     rows = report.per_sentence
     for row, e, r, text in zip(rows, gold.examples, preds.results, preds.generations):
         row.update(sentence=e.sentence, line=e.line, path=r.path, repairs=r.repairs, generated=text)
@@ -96,7 +99,8 @@ def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, rest
     summary = {"run": str(loaded.run_dir), "gold": str(gold_path), "variant": loaded.config.variant,
                "precision": report.precision, "recall": report.recall, "f1": report.f1,
                "f1_ci95": report.f1_ci95, "mean_sentence_f1": report.mean_sentence_f1,
-               "invalid": report.invalid, "alignment": report.alignment, "generation": preds.report()}
+               "invalid": report.invalid, "read_leniently": len(extra["read_leniently"]),
+               "alignment": report.alignment, "generation": preds.report()}
     if fine:
         summary["fine"] = report.fine
     write_report(out_dir / "per_sentence.json", {"summary": summary, "per_sentence": rows})

@@ -195,12 +195,14 @@ def f_score(matched: int, predicted: int, gold: int) -> tuple[float, float, floa
 def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
                restarts: int = 4, seed: int = 0, exact: bool = False,
                problem: str | None = None, fine: bool = False,
-               texts: tuple[str | None, str | None] = (None, None)) -> PairScore:
+               texts: tuple[str | None, str | None] = (None, None),
+               pred_triples: Triples | None = None) -> PairScore:
     """Score one pair; `pred=None` is an invalid prediction (zero matched, gold counted).
 
     `texts` are the prediction's and gold's text as the reference reads them from their
     files (`visempar.amr.lenient.as_read_from_file`); where given, their triples are the
     reference's reading of that text, else of the graph written on one line.
+    `pred_triples` is that reading of the prediction when the caller already has it.
 
     The reference's hill-climbing runs first; with `exact`, branch and bound then proves
     its result optimal or improves it. With `fine`, the components of
@@ -227,10 +229,9 @@ def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
         if gold_triples is None:
             raise ValueError(f"gold graph {index + 1} cannot be read by the reference scorer "
                              f"({log.getvalue().strip()}): {gold_text}")
-        pred_triples = None
         if pred is None:
-            problem = problem or "no prediction"
-        else:
+            problem, pred_triples = problem or "no prediction", None
+        elif pred_triples is None:
             pred_triples = _parse(smatch_amr, pred_text or format_graph(pred, "oneline"), "a")
             if pred_triples is None:
                 problem = "the reference scorer cannot read it: " + log.getvalue().strip()
@@ -289,14 +290,13 @@ def bootstrap_ci(scores: Sequence[PairScore], samples: int = 1000, seed: int = 0
     if not scores or samples <= 0:
         return (0.0, 0.0)
     rng = random.Random(seed)
-    counts = [(s.matched, s.predicted, s.gold) for s in scores]
-    n = len(counts)
+    matched, predicted, gold = ([getattr(s, k) for s in scores] for k in ("matched", "predicted", "gold"))
+    rows = range(len(scores))
     f1s = []
     for _ in range(samples):
-        m = p = g = 0
-        for i in (rng.randrange(n) for _ in range(n)):
-            m, p, g = m + counts[i][0], p + counts[i][1], g + counts[i][2]
-        f1s.append(f_score(m, p, g)[2])
+        pick = rng.choices(rows, k=len(rows))
+        f1s.append(f_score(sum(map(matched.__getitem__, pick)), sum(map(predicted.__getitem__, pick)),
+                           sum(map(gold.__getitem__, pick)))[2])
     f1s.sort()
     lo = f1s[max(0, math.floor((1 - level) / 2 * samples))]
     hi = f1s[min(samples - 1, math.ceil((1 + level) / 2 * samples) - 1)]
@@ -307,16 +307,18 @@ def score_corpus(preds: Sequence[penman.Graph | None], golds: Sequence[penman.Gr
                  problems: Sequence[str | None] | None = None, restarts: int = 4,
                  seed: int = 0, exact: bool = False, bootstrap: int = 1000,
                  fine: bool = False,
-                 texts: Sequence[tuple[str | None, str | None]] | None = None) -> SmatchReport:
+                 texts: Sequence[tuple[str | None, str | None]] | None = None,
+                 pred_triples: Sequence[Triples | None] | None = None) -> SmatchReport:
     """Micro-averaged Smatch over every pair; `None` predictions count as empty graphs.
-    With `fine`, also the corpus-level components of `visempar.eval.fine`; `texts` as in
-    `score_pair`, one pair per graph pair."""
+    With `fine`, also the corpus-level components of `visempar.eval.fine`; `texts` and
+    `pred_triples` as in `score_pair`, one per graph pair."""
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions for {len(golds)} gold graphs")
     problems = problems or [None] * len(preds)
     texts = texts or [(None, None)] * len(preds)
+    pred_triples = pred_triples or [None] * len(preds)
     scores = [score_pair(p, g, index=i, restarts=restarts, seed=seed, exact=exact,
-                         problem=problems[i], fine=fine, texts=texts[i])
+                         problem=problems[i], fine=fine, texts=texts[i], pred_triples=pred_triples[i])
               for i, (p, g) in enumerate(zip(preds, golds))]
     m = sum(s.matched for s in scores)
     pt = sum(s.predicted for s in scores)

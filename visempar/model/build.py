@@ -1,10 +1,20 @@
 """The training stack, built in the one order that works (failure modes A1, A3, A6).
 
-load (4-bit NF4 only when `torch.cuda.is_available()`; compute dtype from
-`visempar.model.device`, bf16 autocast over an fp32 base on CPUs with native bf16)
--> prepare for k-bit training when quantised -> LoRA -> activation checkpointing,
-non-reentrant. No config key can reorder these steps. Trainable tensors are fp32 unless
-the config asks for `adapter_dtype: bfloat16` (what TRL does for QLoRA).
+load (4-bit NF4 with `load_in_4bit: auto` where CUDA is, with `true` on CUDA or on a CPU
+that bitsandbytes runs 4-bit on; compute dtype from `visempar.model.device`, bf16 autocast
+over an fp32 base on CPUs with native bf16) -> prepare for k-bit training when quantised
+-> LoRA -> activation checkpointing, non-reentrant. No config key can reorder these steps.
+Trainable tensors are fp32 unless the config asks for `adapter_dtype: bfloat16` (what TRL
+does for QLoRA).
+
+Two behaviours of bitsandbytes' `Linear4bit` are switched off on every 4-bit layer
+visempar loads (`pin_4bit_layers`), so training, dev evaluation and prediction compute
+the same way, in the configured dtype:
+- on CPUs with AVX512-BF16 it repacks its weight in place for an inference kernel on the
+  first forward without grad in eval mode; the weight is then wrong for training, and
+  generation during training fails (`shape '[128, 5]' is invalid`);
+- on its first forward it replaces `bnb_4bit_compute_dtype` with the input's dtype, so an
+  fp32 base on CPU computes in fp32 whatever the config says (`train.precision` saw it).
 """
 
 from __future__ import annotations
@@ -26,15 +36,37 @@ class Stack:
     steps: list[str] = field(default_factory=list)
 
 
+def cpu_4bit_problem() -> str | None:
+    """Why bitsandbytes cannot run 4-bit NF4 on this CPU, or None when it can (probed by
+    quantising and dequantising a small matrix)."""
+    try:
+        import bitsandbytes.functional as F
+        import torch
+
+        weight = torch.randn(64, 64)
+        packed, state = F.quantize_4bit(weight, quant_type="nf4")
+        if not torch.isfinite(F.dequantize_4bit(packed, state)).all():
+            return "bitsandbytes' CPU 4-bit round trip gave non-finite values"
+    except Exception as e:  # an import error, or a backend without CPU kernels
+        return f"bitsandbytes cannot quantise on this CPU ({type(e).__name__}: {e})"
+    return None
+
+
 def wants_4bit(config: TrainConfig) -> bool:
-    """4-bit only where CUDA is: on CPU bitsandbytes loads but breaks after a generate."""
+    """`auto`: 4-bit where CUDA is; `true`: 4-bit on CUDA or on a CPU bitsandbytes supports."""
     import torch
 
-    cuda = torch.cuda.is_available()
-    if config.load_in_4bit == "true" and not cuda:
-        raise ConfigError("load_in_4bit: true needs a CUDA GPU (torch.cuda.is_available() is False); "
-                          "use load_in_4bit: auto or false on this machine")
-    return cuda and config.load_in_4bit != "false"
+    if config.load_in_4bit == "false":
+        return False
+    if torch.cuda.is_available():
+        return True
+    if config.load_in_4bit == "auto":
+        return False
+    problem = cpu_4bit_problem()
+    if problem:
+        raise ConfigError(f"load_in_4bit: true: no CUDA device and {problem}; install a "
+                          "bitsandbytes with CPU support (0.45 or later) or set load_in_4bit: false")
+    return True
 
 
 def load_dtype(config: TrainConfig) -> str:
@@ -60,19 +92,58 @@ def load_tokenizer(path: str):
 
 
 def load_base(config: TrainConfig, path: str, quantize: bool):
+    """The frozen base: fp32 (bf16 on CUDA), or 4-bit NF4 with double quantisation
+    computing in the compute dtype, on this process's GPU or the CPU."""
     import os
 
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
+    from visempar.model.device import compute_dtype
+
     dtype = getattr(torch, load_dtype(config))
     kwargs: dict = {"dtype": dtype}
     if quantize:
+        cuda = torch.cuda.is_available()
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=dtype)
-        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0))}
-    return AutoModelForCausalLM.from_pretrained(path, **kwargs)
+            bnb_4bit_compute_dtype=getattr(torch, compute_dtype(config.compute_dtype)))
+        kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if cuda else "cpu"}
+    model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
+    if quantize:
+        pin_4bit_layers(model)
+    return model
+
+
+def linear4bit_layers(model) -> list:
+    """The bitsandbytes `Linear4bit` layers of `model` (none when bitsandbytes is absent)."""
+    try:
+        import bitsandbytes as bnb
+    except ImportError:
+        return []
+    return [m for m in model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+
+
+def pin_4bit_layers(model) -> int:
+    """Keep every `Linear4bit` in the training layout and its configured compute dtype
+    (see the module docstring); returns the number of layers."""
+    layers = linear4bit_layers(model)
+    for layer in layers:
+        layer.support_avx512bf16_for_cpu = False
+        layer.compute_type_is_set = True
+    return len(layers)
+
+
+def describe_4bit(model) -> str | None:
+    """`N Linear4bit layers, nf4, storage uint8, compute bfloat16`, or None if not quantised."""
+    layers = linear4bit_layers(model)
+    if not layers:
+        return None
+    state = layers[0].weight.quant_state
+    nested = ", double-quantised" if getattr(state, "nested", False) else ""
+    compute = str(layers[0].compute_dtype).replace("torch.", "")
+    return (f"{len(layers)} Linear4bit layers, {state.quant_type}{nested}, storage "
+            f"{str(layers[0].weight.dtype).replace('torch.', '')}, compute {compute}")
 
 
 def apply_lora(model, config: TrainConfig):

@@ -94,7 +94,9 @@ class ComputeDtypeProbe:
                 break
 
     def _record(self, module, args, output) -> None:
-        self.seen.add(str(output.dtype).replace("torch.", ""))
+        # a 4-bit layer computes in its compute dtype and casts back to the input's
+        dtype = getattr(module, "compute_dtype", None) if hasattr(module, "compute_type_is_set") else None
+        self.seen.add(str(dtype or output.dtype).replace("torch.", ""))
 
     def remove(self) -> None:
         if self._hook is not None:

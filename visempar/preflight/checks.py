@@ -117,9 +117,12 @@ def check_environment(config) -> tuple:
     details = {"versions": versions, "cuda": cuda, "compute_dtype": compute_dtype(config.compute_dtype),
                "threads": torch.get_num_threads()}
     if config.load_in_4bit == "true" and not cuda:
-        return (FAIL, "4-bit loading requested (load_in_4bit: true) but CUDA is not available; "
-                "bitsandbytes 4-bit breaks training on CPU after the first generate",
-                "set load_in_4bit: auto (4-bit where CUDA is) or false", 0.0, details)
+        from visempar.model.build import cpu_4bit_problem
+
+        problem = cpu_4bit_problem()
+        if problem:
+            return (FAIL, f"4-bit loading requested (load_in_4bit: true) without CUDA, and {problem}",
+                    "install a bitsandbytes with CPU support, or set load_in_4bit: false", 0.0, details)
     if "8bit" in config.optimizer and not cuda:
         return (FAIL, f"optimizer {config.optimizer} needs bitsandbytes on CUDA",
                 "use optimizer: adamw_torch on CPU", 0.0, details)
@@ -448,6 +451,8 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
 
 def check_eval_path(prepared, trainer, examples: int = 2) -> tuple:
     """Eval loss, generation with the training prompt builder, repair, Smatch."""
+    from dataclasses import replace
+
     from visempar.eval.generate import dev_smatch
 
     cfg = prepared.config
@@ -456,7 +461,8 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> tuple:
     if eval_loss is None or not math.isfinite(eval_loss):
         return (FAIL, f"eval loss is {eval_loss}", "check the eval data", 0.0, metrics)
     dev = dev_smatch(trainer.model, prepared.stack.tokenizer, prepared.builder,
-                     prepared.eval.examples[:examples], max_new_tokens=min(cfg.max_new_tokens, 64),
+                     prepared.eval.examples[:examples], budget=replace(prepared.budget, cap=min(prepared.budget.cap, 64)),
+                    
                      batch_size=examples, concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype)
     return (PASS, f"eval loss {eval_loss:.4f}; generated {len(dev['generations'])} graphs "
             f"({', '.join(dev['paths'])}), Smatch F1 {dev['f1']:.3f}", "", 0.0,
@@ -499,8 +505,12 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
     def build():
         holder["prepared"] = prepared or prepare(config, log=log)
         p = holder["prepared"]
-        return (PASS, f"model {p.stack.model_path} ({'4-bit' if p.stack.quantized else p.stack.compute_dtype}), "
-                f"{len(p.train.rows)} train / {len(p.eval.rows)} eval examples", "", 0.0, {})
+        from visempar.model.build import describe_4bit
+
+        base = describe_4bit(p.stack.model) or f"{p.stack.compute_dtype} base"
+        return (PASS, f"model {p.stack.model_path} ({base}), "
+                f"{len(p.train.rows)} train / {len(p.eval.rows)} eval examples", "", 0.0,
+                {"quantized": p.stack.quantized, "base": base})
 
     built = pf.run("build", build, "fix the config or data named above")
     if built.status == FAIL:

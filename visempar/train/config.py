@@ -78,7 +78,7 @@ class TrainConfig:
     max_bad_steps: int = 3
     stall_check_steps: int = 10
     # generation (evaluation path)
-    max_new_tokens: int = 256
+    max_new_tokens: int | str = "auto"  # auto: fitted per sentence on the training data
     generation_batch_size: int = 16
     num_beams: int = 1
     do_sample: bool = False
@@ -118,7 +118,7 @@ _CHOICES = {
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "max_bad_steps",
-             "max_new_tokens", "generation_batch_size", "per_device_eval_batch_size", "num_beams")
+             "generation_batch_size", "per_device_eval_batch_size", "num_beams")
 
 
 def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
@@ -127,6 +127,12 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
         if isinstance(value, str) or (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             return value
         raise ConfigError(f"{where}: {name} must be 'all-linear' or a list of module names")
+    if name == "max_new_tokens":
+        if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            return value
+        if isinstance(value, str) and value.isdigit() and int(value) > 0:
+            return int(value)
+        raise ConfigError(f"{where}: {name} must be 'auto' or a positive number of tokens, got {value!r}")
     if name == "load_in_4bit" and isinstance(value, bool):
         return "true" if value else "false"
     if default is None:

@@ -21,6 +21,7 @@ from visempar.amr.io import read_corpus
 from visempar.data.corpus import sample_path
 from visempar.data.encode import Encoded, encode_examples
 from visempar.data.prompts import PromptBuilder
+from visempar.eval.decode import TokenBudget
 from visempar.model.build import Stack, build_stack
 from visempar.train.config import TrainConfig, load_config, save_config
 from visempar.train.schedule import Schedule, plan
@@ -42,6 +43,7 @@ class Prepared:
     train: Encoded
     eval: Encoded
     schedule: Schedule
+    budget: TokenBudget
 
 
 def data_paths(config: TrainConfig) -> tuple[str, str]:
@@ -82,7 +84,17 @@ def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepa
             raise RunError(f"{path}: no example fits max_length {config.max_length}")
         encoded.append(enc)
     schedule = plan(config, len(encoded[0].rows), world_size())
-    return Prepared(config, stack, builder, encoded[0], encoded[1], schedule)
+    return Prepared(config, stack, builder, encoded[0], encoded[1], schedule,
+                    fit_budget(config, encoded[0], stack.tokenizer))
+
+
+def fit_budget(config: TrainConfig, train: Encoded, tokenizer) -> TokenBudget:
+    """The generation budget, fitted on the training completions when `max_new_tokens: auto`."""
+    sentences = [len(tokenizer(e.sentence or "", add_special_tokens=False)["input_ids"])
+                 for e in train.examples]
+    completions = [sum(1 for s in row["segment"] if s) for row in train.rows]
+    fitted = TokenBudget.fit(sentences, completions, config.max_length)
+    return TokenBudget.from_config(config.max_new_tokens, config.max_length, fitted.ratio)
 
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:
@@ -182,7 +194,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
             "config_hash": config.hash(), "model_path": prepared.stack.model_path,
             "quantized": prepared.stack.quantized, "compute_dtype": prepared.stack.compute_dtype,
             "build_order": prepared.stack.steps, "world_size": world_size(),
-            "schedule": prepared.schedule.to_dict(),
+            "schedule": prepared.schedule.to_dict(), "token_budget": prepared.budget.to_dict(),
             "train_lengths": prepared.train.lengths.to_dict(),
             "eval_lengths": prepared.eval.lengths.to_dict()}, indent=2) + "\n")
     log(f"schedule: {prepared.schedule.describe()}")
@@ -253,7 +265,7 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
     examples = prepared.eval.examples[:config.dev_smatch_examples]
     return lambda model: dev_smatch(
         model, prepared.stack.tokenizer, prepared.builder, examples,
-        max_new_tokens=config.max_new_tokens, batch_size=config.generation_batch_size,
+        budget=prepared.budget, batch_size=config.generation_batch_size,
         concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype)["f1"]
 
 

@@ -1,17 +1,17 @@
 """Corpus-level Smatch of the VLSP 2025 challenge as a Hugging Face `evaluate` metric.
 
 Load it offline with `evaluate.load("<path>/visempar/eval/metric/vlsp_smatch.py")`.
-Predictions and references are PENMAN strings in the VLSP dialect; the figures are those
-of `visempar evaluate` (invalid predictions count as empty graphs). With `fine=True` the
-result also holds the fine-grained components (`visempar evaluate --metric fine`).
+Predictions and references are PENMAN strings in the VLSP dialect, scored by the function
+behind `visempar evaluate` (`visempar.eval.files.score_texts`), so the figures are the
+same: what the reference scorer reads is scored as it reads it (`read_leniently` lists the
+predictions visempar's strict reader refuses), only what it cannot read counts as an empty
+graph (`invalid`). With `fine=True` the result also holds the fine-grained components.
 """
 
 import datasets
 import evaluate
 
-from visempar.amr import AMRSyntaxError
-from visempar.amr import parse_graph
-from visempar.eval.smatch import score_corpus
+from visempar.eval.files import score_texts
 
 
 class VlspSmatch(evaluate.Metric):
@@ -26,20 +26,13 @@ class VlspSmatch(evaluate.Metric):
                                         "references": datasets.Value("string")}),
         )
 
-    def _compute(self, predictions, references, restarts=4, seed=0, exact=False, fine=False):
-        preds, problems = [], []
-        for text in predictions:
-            try:
-                preds.append(parse_graph(text))
-                problems.append(None)
-            except AMRSyntaxError as e:
-                preds.append(None)
-                problems.append(str(e))
-        golds = [parse_graph(text) for text in references]
-        report = score_corpus(preds, golds, problems=problems, restarts=restarts, seed=seed,
-                              exact=exact, fine=fine)
+    def _compute(self, predictions, references, restarts=4, seed=0, exact=False, fine=False,
+                 normalize_concepts=False):
+        report, extra = score_texts(predictions, references, restarts=restarts, seed=seed,
+                                    exact=exact, fine=fine, normalize=normalize_concepts)
         result = {"precision": report.precision, "recall": report.recall, "f1": report.f1,
-                  "invalid": report.invalid, "f1_ci95": list(report.f1_ci95)}
+                  "invalid": report.invalid, "read_leniently": len(extra["read_leniently"]),
+                  "f1_ci95": list(report.f1_ci95)}
         if fine:
             result["fine"] = report.fine
         return result
