@@ -2,7 +2,7 @@
 
 import pytest
 
-from visempar.amr import Example, parse_graph
+from visempar.amr import CorpusError, Example, parse_graph
 from visempar.data.corpus import (corpus_stats, overlap, read_sentences, sentence_key,
                                   split_examples, summary)
 from tests.conftest import write
@@ -62,7 +62,7 @@ def test_split_is_deterministic_sized_and_keeps_duplicates_together():
 
 def test_split_refuses_test_overlap_unless_excluded():
     examples = sample()
-    with pytest.raises(ValueError, match=r"2 example\(s\) have a sentence of the test input "
+    with pytest.raises(CorpusError, match=r"2 example\(s\) have a sentence of the test input "
                                          r"\(first: f.txt:10, f.txt:11\)"):
         split_examples(examples, 0.2, 0, test_sentences=["Câu_5 ."])
     result = split_examples(examples, 0.2, 0, test_sentences=["Câu_5 ."], exclude_test=True)
@@ -72,5 +72,5 @@ def test_split_refuses_test_overlap_unless_excluded():
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0, -0.1])
 def test_split_rejects_impossible_fractions(fraction):
-    with pytest.raises(ValueError, match="between 0 and 1"):
+    with pytest.raises(CorpusError, match="between 0 and 1"):
         split_examples(sample(), fraction, 0)

@@ -58,7 +58,24 @@ JSON_OUT = click.option("--json", "json_out", type=click.Path(dir_okay=False),
                         help="Also write the report as JSON to this file.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class ErrorBoundary(click.Group):
+    """Every expected failure (`VisemparError`, or an OS error on a named file) ends as one
+    `Error: ...` line and exit code 1; anything else is a bug and keeps its traceback."""
+
+    def invoke(self, ctx):
+        from visempar.errors import VisemparError
+
+        try:
+            return super().invoke(ctx)
+        except VisemparError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            if e.filename is None:
+                raise
+            raise click.ClickException(f"{e.filename}: {e.strerror or e}") from None
+
+
+@click.group(cls=ErrorBoundary, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="visempar")
 def main() -> None:
     """visempar: Vietnamese AMR parsing (VLSP 2025 format) with LoRA fine-tuning."""
@@ -73,7 +90,7 @@ def data() -> None:
 
 
 @data.command()
-@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path())
 @JSON_OUT
 def validate(paths, json_out):
     """Check that every block of PATHS parses; exit 0 only if all do.
@@ -82,20 +99,21 @@ def validate(paths, json_out):
     """
     from visempar.amr import AMRError, read_corpus
 
-    report, failed = {"files": {}}, False
+    report, failed = {"files": {}}, []
     for path in _default_paths(paths):
         try:
             corpus = read_corpus(path, on_error="skip")
         except AMRError as e:
             click.echo(f"error: {e}", err=True)
             report["files"][str(path)] = {"error": str(e)}
-            failed = True
+            failed.append(str(path))
             continue
         for problem in corpus.errors:
             click.echo(f"error: {problem}")
         for problem in corpus.warnings:
             click.echo(f"warning: {problem}")
-        failed |= bool(corpus.errors)
+        if corpus.errors:
+            failed.append(str(path))
         status = "ok" if not corpus.errors else "FAILED"
         click.echo(f"{path}: {corpus.blocks} blocks, {len(corpus)} graphs read, "
                    f"{len(corpus.errors)} errors, {len(corpus.warnings)} warnings: {status}")
@@ -105,7 +123,9 @@ def validate(paths, json_out):
             "warnings": [str(w) for w in corpus.warnings]}
     report["ok"] = not failed
     _write_json(json_out, report)
-    sys.exit(1 if failed else 0)
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(report['files'])} files failed validation: "
+                                   f"{', '.join(failed)}")
 
 
 def _print_stats(name: str, s: dict) -> None:
@@ -124,7 +144,7 @@ def _print_stats(name: str, s: dict) -> None:
 
 
 @data.command()
-@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path())
 @ON_ERROR
 @JSON_OUT
 def stats(paths, on_error, json_out):
@@ -154,12 +174,12 @@ def stats(paths, on_error, json_out):
 
 
 @data.command()
-@click.argument("paths", nargs=-1, type=click.Path(dir_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--dev-fraction", type=float, default=0.1, show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory that receives train.txt and dev.txt.")
-@click.option("--test", "tests", multiple=True, type=click.Path(dir_okay=False),
+@click.option("--test", "tests", multiple=True, type=click.Path(),
               help="Test input (sentences one per line, or a corpus); repeatable. Overlap "
                    "with it is refused.")
 @click.option("--exclude-test", is_flag=True,
@@ -171,17 +191,14 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, on_error, jso
 
     Without PATHS: the bundled sample's train file.
     """
-    from visempar.amr import AMRError, write_corpus
+    from visempar.amr import write_corpus
     from visempar.data.corpus import read_sentences, sample_path, split_examples
 
     paths = [Path(p) for p in paths] or [sample_path("train")]
     corpora = _read_all(paths, on_error)
     examples = [e for c in corpora for e in c.examples]
-    try:
-        test_sentences = [s for t in tests for s in read_sentences(t)]
-        result = split_examples(examples, dev_fraction, seed, test_sentences, exclude_test)
-    except (AMRError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    test_sentences = [s for t in tests for s in read_sentences(t)]
+    result = split_examples(examples, dev_fraction, seed, test_sentences, exclude_test)
     out = Path(out_dir)
     write_corpus(out / "train.txt", result.train)
     write_corpus(out / "dev.txt", result.dev)
@@ -196,7 +213,7 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, on_error, jso
 
 
 @data.command(name="format")
-@click.argument("path", type=click.Path(dir_okay=False))
+@click.argument("path", type=click.Path())
 @click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
 @click.option("--style", type=click.Choice(["vlsp", "oneline"]), default="vlsp",
               show_default=True, help="Multi-line VLSP layout, or one graph per line.")
@@ -218,13 +235,13 @@ def format_(path, out_path, style, concepts, on_error):
               help="`fine`: Smatch plus the components of Damonte et al. (2017): unlabeled, "
                    "no WSD, concepts, named entities, negation, wikification, "
                    "re-entrancies, SRL.")
-@click.option("--predictions", "pred_path", type=click.Path(dir_okay=False),
+@click.option("--predictions", "pred_path", type=click.Path(),
               help="Predicted graphs, one block per gold block, in the same order.")
-@click.option("--gold", "gold_path", type=click.Path(dir_okay=False),
+@click.option("--gold", "gold_path", type=click.Path(),
               help="Gold graphs in the VLSP block format.")
-@click.option("--run", "run_dir", type=click.Path(file_okay=False),
+@click.option("--run", "run_dir", type=click.Path(),
               help="Parse the gold file's sentences with this trained run, then score.")
-@click.option("--data", "data_path", type=click.Path(dir_okay=False),
+@click.option("--data", "data_path", type=click.Path(),
               help="With --run: the gold file (default: the sample test split).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="With --run: where predictions and reports go (default RUN/eval).")
@@ -251,8 +268,6 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
     """
-    from visempar.amr import AMRError
-
     if run_dir:
         if pred_path or gold_path:
             raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
@@ -263,12 +278,9 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
         raise click.UsageError("give --predictions and --gold, or --run")
     from visempar.eval.files import score_files
 
-    try:
-        report, extra = score_files(pred_path, gold_path, restarts=restarts, seed=seed,
-                                    exact=exact, normalize=normalize_concepts,
-                                    fine=metric == "fine", align=align)
-    except (AMRError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    report, extra = score_files(pred_path, gold_path, restarts=restarts, seed=seed,
+                                exact=exact, normalize=normalize_concepts,
+                                fine=metric == "fine", align=align)
     lo, hi = report.f1_ci95
     click.echo(f"Smatch  P {report.precision:.4f}  R {report.recall:.4f}  F1 {report.f1:.4f}  "
                f"(95% CI {lo:.4f}-{hi:.4f}, {report.pairs} pairs)")
@@ -320,10 +332,7 @@ def _progress(total: int, label: str):
 def _load_run(run_dir: str):
     from visempar.eval.generate import load_run
 
-    try:
-        return load_run(run_dir)
-    except (FileNotFoundError, OSError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    return load_run(run_dir)
 
 
 def _stops(stopped_by: dict) -> str:
@@ -331,21 +340,16 @@ def _stops(stopped_by: dict) -> str:
 
 
 def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
-    from visempar.amr import AMRError
+    from visempar.amr import read_corpus
+    from visempar.data.corpus import sample_path
     from visempar.eval.predict import evaluate_run
 
+    total = len(read_corpus(data_path or sample_path("test")).examples)  # the gold first: fail fast
     loaded = _load_run(run_dir)
     out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
-    try:
-        from visempar.amr import read_corpus
-        from visempar.data.corpus import sample_path
-
-        total = len(read_corpus(data_path or sample_path("test")).examples)
-        bar, step = _progress(total, "parsing")
-        with bar:
-            summary = evaluate_run(loaded, data_path, out, progress=step, **scoring)
-    except (AMRError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    bar, step = _progress(total, "parsing")
+    with bar:
+        summary = evaluate_run(loaded, data_path, out, progress=step, **scoring)
     lo, hi = summary["f1_ci95"]
     gen = summary["generation"]
     click.echo(f"Smatch  P {summary['precision']:.4f}  R {summary['recall']:.4f}  F1 {summary['f1']:.4f}  "
@@ -359,7 +363,7 @@ def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
 
 
 @main.command(name="repair")
-@click.argument("in_path", type=click.Path(dir_okay=False))
+@click.argument("in_path", type=click.Path())
 @click.argument("out_path", type=click.Path(dir_okay=False))
 @click.option("--concepts", type=click.Choice(["keep", "space", "underscore"]),
               default="space", show_default=True, help="Spelling of multi-word concepts.")
@@ -374,16 +378,15 @@ def repair_(in_path, out_path, concepts, json_out):
     """
     from collections import Counter
 
-    from visempar.amr import AMRError, Example, format_graph, write_corpus
+    from visempar.amr import CorpusError, Example, format_graph, write_corpus
     from visempar.amr.io import iter_blocks, read_text
     from visempar.amr.lenient import as_read_from_file
     from visempar.amr.repair import repair
     from visempar.eval.smatch import kept_triples
 
-    try:
-        blocks = list(iter_blocks(read_text(in_path)))
-    except AMRError as e:
-        raise click.ClickException(str(e)) from None
+    blocks = list(iter_blocks(read_text(in_path)))
+    if not blocks:
+        raise CorpusError(f"{in_path}: no sentence/graph blocks found (empty file?)")
     examples, rows, kinds = [], [], Counter()
     for i, block in enumerate(blocks):
         result = repair(block.graph_text, None if concepts == "keep" else concepts)
@@ -426,9 +429,9 @@ def train_options(fn):
         click.option("--model", help="`tiny` (built offline), `smollm2` (bundled SmolLM2-135M-Instruct), "
                      "a .gguf file, a local directory or a hub name."),
         click.option("--variant", type=click.Choice(["baseline", "mtup"])),
-        click.option("--data", "train_data", type=click.Path(dir_okay=False),
+        click.option("--data", "train_data", type=click.Path(),
                      help="Training corpus (default: the bundled sample train split)."),
-        click.option("--eval-data", type=click.Path(dir_okay=False),
+        click.option("--eval-data", type=click.Path(),
                      help="Evaluation corpus (default: the bundled sample dev split)."),
         click.option("--output-dir", type=click.Path(file_okay=False)),
         click.option("--learning-rate", type=float),
@@ -449,7 +452,7 @@ def train_options(fn):
 def _config(config_path, settings, **flags):
     import yaml
 
-    from visempar.train.config import ConfigError, load_config
+    from visempar.train.config import load_config
 
     overrides = {k: v for k, v in flags.items() if v is not None}
     for item in settings:
@@ -459,10 +462,14 @@ def _config(config_path, settings, **flags):
         overrides[key.strip()] = yaml.safe_load(value)
     if config_path is None and overrides.get("model", "tiny") in ("tiny", "smollm2"):
         config_path = f"{overrides.get('model', 'tiny')}-{overrides.get('variant', 'baseline')}"
-    try:
-        return load_config(config_path, overrides)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    return load_config(config_path, overrides)
+
+
+def _preflight_failure(report, strict: bool) -> str:
+    """One line: the failed checks and the first one's reason."""
+    failed = report.failed(strict)
+    return (f"preflight failed: {', '.join(c.id for c in failed)}; {failed[0].id}: {failed[0].reason} "
+            "(see the table above)")
 
 
 def _run_preflight(config, strict: bool, json_out: str | None):
@@ -488,7 +495,8 @@ def preflight(config_path, settings, strict, json_out, **flags):
     config = _config(config_path, settings, **flags)
     set_threads(config.cpu_threads)
     report, _ = _run_preflight(config, strict, json_out)
-    sys.exit(1 if report.failed(strict) else 0)
+    if report.failed(strict):
+        raise click.ClickException(_preflight_failure(report, strict))
 
 
 @main.command()
@@ -510,8 +518,7 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
 
     if not sys.stderr.isatty():
         os.environ.setdefault("TQDM_DISABLE", "1")  # read when tqdm is first imported
-    from visempar.train.health import TrainingHealthError
-    from visempar.train.run import RunError, is_main_process, summary_line
+    from visempar.train.run import is_main_process, summary_line
     from visempar.train.run import train as run_training
 
     from visempar.model.device import set_threads
@@ -522,21 +529,18 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
     if not skip_preflight:
         report, prepared = _run_preflight(config, strict, None) if is_main_process() else (None, None)
         if report is not None and report.failed(strict):
-            raise click.ClickException("preflight failed: " + ", ".join(c.id for c in report.failed(strict))
-                                       + " (see the table above; --skip-preflight to train anyway)")
-    try:
-        summary = run_training(config, resume=resume, force=force, overwrite=overwrite,
-                               prepared=prepared, log=lambda m: click.echo(m, err=True))
-    except (RunError, TrainingHealthError) as e:
-        raise click.ClickException(str(e)) from None
+            raise click.ClickException(_preflight_failure(report, strict)
+                                       + " (--skip-preflight to train anyway)")
+    summary = run_training(config, resume=resume, force=force, overwrite=overwrite,
+                           prepared=prepared, log=lambda m: click.echo(m, err=True))
     if is_main_process():
         click.echo(summary_line(summary))
     sys.exit(summary["exit_code"])
 
 
 @main.command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True)
-@click.option("--input", "input_path", type=click.Path(dir_okay=False), required=True,
+@click.option("--run", "run_dir", type=click.Path(), required=True)
+@click.option("--input", "input_path", type=click.Path(), required=True,
               help="One sentence per line (the challenge's test files).")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
               help="Submission file: a #::snt + graph block per input line, in order.")
@@ -550,10 +554,7 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, json_
     from visempar.eval.predict import predict as run_predict
     from visempar.eval.predict import read_sentence_lines, write_submission
 
-    try:
-        sentences = read_sentence_lines(input_path)
-    except (OSError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    sentences = read_sentence_lines(input_path)
     loaded = _load_run(run_dir)
     bar, step = _progress(sum(1 for s in sentences if s.strip()), "parsing")
     with bar:
@@ -570,17 +571,14 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, json_
 
 
 @main.command()
-@click.option("--run", "run_dir", type=click.Path(file_okay=False), required=True)
+@click.option("--run", "run_dir", type=click.Path(), required=True)
 @click.option("--merge", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory for the merged model (HF format, with the tokenizer).")
 def export(run_dir, out_dir):
     """Merge a run's adapter into its base model and save it in HF format."""
     from visempar.eval.generate import load_run
 
-    try:
-        loaded = load_run(run_dir, merged=True)
-    except (FileNotFoundError, OSError, ValueError) as e:
-        raise click.ClickException(str(e)) from None
+    loaded = load_run(run_dir, merged=True)
     loaded.model.save_pretrained(out_dir)
     loaded.tokenizer.save_pretrained(out_dir)
     click.echo(f"merged model written to {out_dir}")

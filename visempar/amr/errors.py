@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from visempar.errors import VisemparError
 
-class AMRError(Exception):
+
+class AMRError(VisemparError):
     """Base class of every error raised while reading or writing graphs."""
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from visempar.amr.concepts import spelling_counts
+from visempar.amr.errors import CorpusError
 from visempar.amr.graph import triple_count
 from visempar.amr.io import Example, read_text
 
@@ -106,7 +107,7 @@ def split_examples(examples: Sequence[Example], dev_fraction: float, seed: int,
     raise `ValueError` unless `exclude_test`, which sets them apart in `Split.excluded`.
     """
     if not 0.0 < dev_fraction < 1.0:
-        raise ValueError(f"dev fraction must be between 0 and 1, got {dev_fraction}")
+        raise CorpusError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
     forbidden = {sentence_key(s) for s in test_sentences}
     groups: dict[str, list[Example]] = defaultdict(list)
     excluded = []
@@ -118,7 +119,7 @@ def split_examples(examples: Sequence[Example], dev_fraction: float, seed: int,
             groups[key].append(e)
     if excluded and not exclude_test:
         where = ", ".join(e.location for e in excluded[:5])
-        raise ValueError(f"{len(excluded)} example(s) have a sentence of the test input "
+        raise CorpusError(f"{len(excluded)} example(s) have a sentence of the test input "
                          f"(first: {where}); remove them or pass --exclude-test")
     target = round(dev_fraction * sum(len(g) for g in groups.values()))
     dev_keys: set[str] = set()

@@ -15,11 +15,12 @@ from typing import Sequence
 from visempar.amr.io import Example
 from visempar.data.corpus import summary
 from visempar.data.prompts import PromptBuilder
+from visempar.errors import VisemparError
 
 IGNORE = -100
 
 
-class TruncationError(ValueError):
+class TruncationError(VisemparError, ValueError):
     """Examples longer than `max_length` while `on_truncation: refuse`."""
 
 

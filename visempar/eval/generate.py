@@ -25,7 +25,12 @@ from visempar.amr.parse import parse_tree
 from visempar.amr.repair import repair
 from visempar.data.encode import prompt_ids
 from visempar.data.prompts import PromptBuilder
+from visempar.errors import VisemparError
 from visempar.eval.decode import Decoded, TokenBudget, decode
+
+
+class RunDirError(VisemparError, FileNotFoundError):
+    """A run directory that holds no usable run."""
 
 
 @dataclass
@@ -215,12 +220,12 @@ def load_run(run_dir: str | Path, *, merged: bool = False) -> Loaded:
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
-        raise FileNotFoundError(f"{run_dir}: not a run directory (no config.yaml)")
+        raise RunDirError(f"{run_dir}: not a run directory (no config.yaml)")
     config = load_config(run_dir / "config.yaml")
     set_threads(config.cpu_threads)
     adapter = run_dir / "adapter"
     if not (adapter / "adapter_config.json").exists():
-        raise FileNotFoundError(f"{run_dir}: no trained adapter in {adapter} (did the run complete? "
+        raise RunDirError(f"{run_dir}: no trained adapter in {adapter} (did the run complete? "
                                 f"see {run_dir / 'summary.json'})")
     tokenizer = load_tokenizer(str(adapter))
     quantized = wants_4bit(config)

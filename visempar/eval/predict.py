@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Sequence
 
 from visempar.amr.format import format_graph
+from visempar.amr.errors import CorpusError
 from visempar.amr.io import read_corpus, read_text
 from visempar.amr.repair import repair
 from visempar.data.corpus import sample_path
@@ -63,7 +64,7 @@ def read_sentence_lines(path: str | Path) -> list[str]:
     """One sentence per line; the last line break does not make an extra sentence."""
     text = read_text(path)
     if not text.strip():
-        raise ValueError(f"{path}: no sentences (the file is empty)")
+        raise CorpusError(f"{path}: no sentences (the file is empty)")
     lines = text.split("\n")
     return lines[:-1] if lines[-1] == "" else lines
 

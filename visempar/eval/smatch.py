@@ -24,6 +24,7 @@ from typing import Sequence
 
 import penman
 
+from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
 from visempar.eval.fine import COMPONENTS, Triples, fine_counts, triple_total
 
@@ -227,7 +228,7 @@ def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
 
         gold_triples = _parse(smatch_amr, gold_text, "b")
         if gold_triples is None:
-            raise ValueError(f"gold graph {index + 1} cannot be read by the reference scorer "
+            raise CorpusError(f"gold graph {index + 1} cannot be read by the reference scorer "
                              f"({log.getvalue().strip()}): {gold_text}")
         if pred is None:
             problem, pred_triples = problem or "no prediction", None

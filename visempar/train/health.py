@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 
 from transformers import TrainerCallback
 
+from visempar.errors import VisemparError
 
-class TrainingHealthError(RuntimeError):
+
+class TrainingHealthError(VisemparError, RuntimeError):
     """Training cannot usefully go on; the message says why."""
 
 

@@ -22,6 +22,7 @@ from visempar.data.corpus import sample_path
 from visempar.data.encode import Encoded, encode_examples
 from visempar.data.prompts import PromptBuilder
 from visempar.eval.decode import TokenBudget
+from visempar.errors import VisemparError
 from visempar.model.build import Stack, build_stack
 from visempar.train.config import TrainConfig, load_config, save_config
 from visempar.train.schedule import Schedule, plan
@@ -29,7 +30,7 @@ from visempar.train.schedule import Schedule, plan
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
-class RunError(RuntimeError):
+class RunError(VisemparError, RuntimeError):
     """A run that must not start (or resume) as asked; the message says why and what to do."""
 
 
@@ -69,12 +70,12 @@ def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepa
     import transformers
 
     transformers.set_seed(config.seed)
+    corpora = [read_corpus(path, concepts=config.concepts) for path in data_paths(config)]  # fail fast
     stack = stack or build_stack(config)
     builder = PromptBuilder(config.variant, stack.tokenizer, config.graph_style)
-    train_path, eval_path = data_paths(config)
     encoded = []
-    for path in (train_path, eval_path):
-        corpus = read_corpus(path, concepts=config.concepts)
+    for corpus in corpora:
+        path = corpus.path
         enc = encode_examples(corpus.examples, stack.tokenizer, builder, config.max_length,
                               config.on_truncation)
         if enc.lengths.excluded:
