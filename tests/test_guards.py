@@ -1,0 +1,124 @@
+"""Tests that fail when a silent-failure guard breaks (failure modes A4, A5, C2, stalls).
+
+Each test reads what the trainer really did (the LR each optimizer step used, the printed
+line, the arguments handed to TRL, the per-task losses), not only what was planned.
+"""
+
+import json
+import re
+
+import pytest
+import torch
+from transformers import TrainerCallback
+
+from tests.conftest import tiny_config
+
+torch.set_num_threads(1)
+quiet = lambda *_: None  # noqa: E731
+
+
+class LearningRates(TrainerCallback):
+    """The LR of every optimizer step, read off the optimizer as the step is taken."""
+
+    def __init__(self):
+        self.used = []
+
+    def on_pre_optimizer_step(self, args, state, control, optimizer=None, **kwargs):
+        self.used.append(optimizer.param_groups[0]["lr"])
+
+
+def test_a4_a5_trainer_runs_the_planned_schedule_under_accumulation(tiny_model, tmp_path, capsys):
+    from visempar.train.run import prepare, train
+    from visempar.train.schedule import lr_curve
+
+    config = tiny_config(tiny_model, tmp_path / "acc", max_steps=-1, num_train_epochs=1,
+                         gradient_accumulation_steps=3, per_device_train_batch_size=4,
+                         warmup=0.3, learning_rate=2e-3, logging_steps=1, save_steps=100)
+    prepared = prepare(config, log=quiet)
+    plan = prepared.schedule
+    assert plan.micro_batches_per_epoch == 40 and plan.total_steps == 14 and plan.warmup_steps == 5
+    used = LearningRates()
+    summary = train(config, prepared=prepared, callbacks=[used], log=quiet)
+    assert summary["steps"] == plan.total_steps
+    expected = lr_curve(config, plan.total_steps, plan.warmup_steps)
+    assert used.used == pytest.approx(expected, rel=1e-9, abs=1e-15)
+    assert max(used.used) == pytest.approx(2e-3)                     # the peak is reached
+    records = [json.loads(l) for l in (tmp_path / "acc" / "metrics.jsonl").read_text().splitlines()]
+    logged = {r["step"]: r["learning_rate"] for r in records if "learning_rate" in r}
+    for step, lr in logged.items():                                  # full precision in the log
+        assert lr == pytest.approx(expected[step - 1], rel=1e-9, abs=1e-15)
+    printed = dict(re.findall(r"step (\d+)/14 \|.*?\| lr (\S+)", capsys.readouterr().out))
+    assert len(printed) >= 10
+    for step, text in printed.items():                              # the printed line, 4 digits
+        assert text == f"{expected[int(step) - 1]:.4e}", (step, text)
+
+
+def test_trainer_arguments_match_the_config(tiny_model, tmp_path):
+    from visempar.model.device import compute_dtype
+    from visempar.train.schedule import plan
+    from visempar.train.trainer import sft_config
+
+    config = tiny_config(tiny_model, tmp_path / "args", learning_rate=7e-4, max_grad_norm=0.3,
+                         weight_decay=0.01, lr_scheduler="linear", warmup=0.25, max_steps=20,
+                         gradient_accumulation_steps=2, per_device_train_batch_size=3,
+                         per_device_eval_batch_size=5, logging_steps=2, save_steps=4,
+                         save_total_limit=3, eval_steps=4, seed=11, select_best="smatch")
+    schedule = plan(config, 160)
+    args = sft_config(config, schedule, tmp_path / "ckpt")
+    assert schedule.warmup_steps == 5 and schedule.total_steps == 20
+    handed = {"learning_rate": 7e-4, "max_grad_norm": 0.3, "weight_decay": 0.01, "seed": 11,
+              "max_steps": 20, "warmup_steps": 5, "gradient_accumulation_steps": 2,
+              "per_device_train_batch_size": 3, "per_device_eval_batch_size": 5,
+              "logging_steps": 2, "save_steps": 4, "save_total_limit": 3, "eval_steps": 4,
+              "load_best_model_at_end": True, "metric_for_best_model": "eval_smatch",
+              "greater_is_better": True, "logging_nan_inf_filter": False,
+              "bf16": compute_dtype("float32") == "bfloat16", "fp16": False,
+              "activation_checkpointing": False, "data_seed": 11}
+    for key, value in handed.items():
+        assert getattr(args, key) == value, key
+    assert args.lr_scheduler_type.value == "linear" and args.optim.value == "adamw_torch"
+
+
+def test_c2_per_task_losses_equal_a_hand_computation(tiny_model, tmp_path):
+    import torch.nn.functional as F
+
+    from visempar.data.encode import Collator
+    from visempar.train.health import HealthMonitor
+    from visempar.train.run import prepare
+    from visempar.train.trainer import make_trainer
+
+    config = tiny_config(tiny_model, tmp_path / "c2", variant="mtup")
+    p = prepare(config, log=quiet)
+    monitor = HealthMonitor(3, 0)
+    trainer = make_trainer(config, p.stack, p.train.rows[:8], [], p.schedule, tmp_path / "c", monitor)
+    batch = Collator(p.stack.tokenizer.pad_token_id)(p.train.rows[:3])
+    model = trainer.model
+    model.train()
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    nll = F.cross_entropy(logits[:, :-1].float().transpose(1, 2), batch["labels"][:, 1:],
+                          ignore_index=-100, reduction="none")
+    seg = batch["segment"][:, 1:]
+    by_hand = {f"loss_task{s}": float(nll[seg == s].mean()) for s in (1, 2)}
+    with torch.no_grad():
+        trainer.compute_loss(model, dict(batch))
+    logged = monitor.segment_losses("mtup")
+    trainer.close()
+    assert logged == pytest.approx(by_hand, rel=1e-5)
+    assert abs(logged["loss_task1"] - logged["loss_task2"]) > 1e-3   # two different figures
+
+
+def test_stall_check_reports_the_frozen_tensor_and_nothing_else(tiny_model, tmp_path):
+    from visempar.train.run import prepare, train
+
+    healthy = train(tiny_config(tiny_model, tmp_path / "h", max_steps=4, stall_check_steps=2), log=quiet)
+    assert healthy["health"]["stalled_tensors"] == {}
+
+    config = tiny_config(tiny_model, tmp_path / "s", max_steps=4, stall_check_steps=2)
+    prepared = prepare(config, log=quiet)
+    params = dict(prepared.stack.model.named_parameters())
+    frozen = next(n for n in params if "lora_B" in n)
+    params[frozen].register_hook(lambda g: torch.zeros_like(g))
+    summary = train(config, prepared=prepared, log=quiet)
+    # B held at zero also keeps its A's gradient at zero: that pair, and nothing else
+    assert set(summary["health"]["stalled_tensors"]) == {frozen, frozen.replace("lora_B", "lora_A")}
