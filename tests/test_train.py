@@ -280,12 +280,25 @@ def test_stalled_tensors_are_reported(tiny_model, tmp_path):
     assert frozen in summary["health"]["stalled_tensors"]
 
 
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def test_two_process_ddp_on_cpu(tiny_model, tmp_path):
+    """Two ranks on gloo; rank 1 starts 6 s late, after rank 0 has written the run's
+    config.yaml in an unguarded start, and must still take it for its own run."""
     out = tmp_path / "ddp"
     env = {k: v for k, v in os.environ.items() if k != "TQDM_DISABLE"}
     env["OMP_NUM_THREADS"] = "1"
+    late = tmp_path / "late_rank1.py"
+    late.write_text("import os, sys, time\nif os.environ.get('RANK') == '1':\n    time.sleep(6)\n"
+                    "from visempar.cli import main\nsys.exit(main())\n", encoding="utf-8")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-           "--master_port", "29533", "-m", "visempar.cli", "train", "--model", tiny_model,
+           "--master_port", str(free_port()), str(late), "train", "--model", tiny_model,
            "--config", "tiny-baseline", "--output-dir", str(out), "--max-steps", "3",
            "--batch-size", "4", "--set", "logging_steps=1", "--set", "lora_r=4",
            "--set", "eval_steps=0", "--skip-preflight"]

@@ -65,6 +65,16 @@ def is_main_process() -> bool:
     return int(os.environ.get("RANK", "0")) == 0
 
 
+def every_rank_has_looked() -> None:
+    """A barrier across the ranks of a distributed launch (nothing when alone), through the
+    process group the trainer will use: ranks start with skew, and a late rank must not
+    mistake the run rank 0 just started for an earlier one."""
+    if world_size() > 1:
+        from accelerate import PartialState
+
+        PartialState().wait_for_everyone()
+
+
 def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepared:
     """Build the stack, read and encode the data, plan the schedule."""
     import transformers
@@ -177,10 +187,12 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
 
     run_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config)
     checkpoint = None
+    existing = (run_dir / "config.yaml").exists()
+    every_rank_has_looked()  # before rank 0 writes this run's config.yaml
     if resume:
         checkpoint = check_resume(config, run_dir, force)
         log(f"resuming {run_dir} from {checkpoint.name}")
-    elif (run_dir / "config.yaml").exists():
+    elif existing:
         if not overwrite:
             raise RunError(f"{run_dir} already holds a run; --resume it, choose another "
                            "--output-dir, or pass --overwrite")
