@@ -217,3 +217,22 @@ def test_hub_unreachable_is_named_without_retries(monkeypatch):
         resolve_model("Qwen/Qwen2.5-0.5B")
     with pytest.raises(ModelSourceError, match="no such directory"):
         resolve_model("./no-such-model")
+
+
+def test_d3_input_normalization_is_the_same_in_training_and_prediction(tiny_model, trained_run):
+    """`input_normalization: lower` lower-cases the trained prompts and the prompts of
+    prediction alike, and the D3 check compares the two."""
+    from visempar.data.encode import prompt_ids
+    from visempar.eval.generate import load_run
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model, input_normalization="lower")
+    prepared = prepare(config, log=quiet)
+    assert status(run(config, prepared), "data.prompt").status == PASS
+    loaded = load_run(trained_run)
+    loaded.builder.normalization = "lower"              # as a run trained with `lower` loads
+    sentence = "Mẹ tôi nấu_cơm ."
+    trained = prepared.builder.prompt(sentence)
+    assert "mẹ tôi nấu cơm ." in trained and "Mẹ" not in trained
+    assert prompt_ids(loaded.tokenizer, loaded.builder, sentence) == prompt_ids(
+        prepared.stack.tokenizer, prepared.builder, sentence)

@@ -68,16 +68,19 @@ class Generation:
 class PromptBuilder:
     """Renders prompts and completions for one variant and one tokenizer."""
 
-    def __init__(self, variant: Variant, tokenizer=None, graph_style: str = "oneline"):
+    def __init__(self, variant: Variant, tokenizer=None, graph_style: str = "oneline",
+                 normalization: InputNormalization = "spaces"):
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
         self.variant = variant
         self.graph_style = graph_style
+        self.normalization = normalization
         self.chat_template = getattr(tokenizer, "chat_template", None) if tokenizer else None
         self._tokenizer = tokenizer
 
     def prompt(self, sentence: str) -> str:
-        sentence = " ".join(sentence.split())
+        """The prompt for `sentence`, normalised here for training and inference alike."""
+        sentence = normalize_sentence(sentence, self.normalization)
         instruction = INSTRUCTIONS[self.variant]
         if self.chat_template:
             text = self._tokenizer.apply_chat_template(

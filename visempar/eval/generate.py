@@ -238,7 +238,8 @@ def load_run(run_dir: str | Path, *, merged: bool = False) -> Loaded:
     if merged:
         model = model.merge_and_unload()
     model.eval()
-    return Loaded(model, tokenizer, PromptBuilder(config.variant, tokenizer, config.graph_style),
+    return Loaded(model, tokenizer, PromptBuilder(config.variant, tokenizer, config.graph_style,
+                                                 config.input_normalization),
                   config, run_dir, run_budget(run_dir, config))
 
 

@@ -40,13 +40,15 @@ class Predictions:
 
 def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | None = None,
             batch_size: int | None = None, stopping: bool = True, progress=None) -> Predictions:
-    """Graphs for `sentences` (blank ones get the placeholder without generating)."""
+    """Graphs for `sentences` (blank ones get the placeholder without generating). The
+    prompt builder normalises each sentence as in training; `normalization` applies
+    another spelling rule first, on request."""
     cfg = loaded.config
-    mode = normalization or cfg.input_normalization
+    extra = normalization if normalization and normalization != cfg.input_normalization else None
     todo = [i for i, s in enumerate(sentences) if s.strip()]
     start = time.perf_counter()
     generated = generate(loaded.model, loaded.tokenizer, loaded.builder,
-                         [normalize_sentence(sentences[i], mode) for i in todo],
+                         [normalize_sentence(sentences[i], extra) if extra else sentences[i] for i in todo],
                          batch_size=batch_size or cfg.generation_batch_size, budget=loaded.budget,
                          stopping=stopping, do_sample=cfg.do_sample, num_beams=cfg.num_beams,
                          temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
