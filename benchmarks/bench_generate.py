@@ -22,7 +22,7 @@ def main() -> None:
     loaded = load_run(args.run)
     sentences = [e.sentence for e in read_corpus(sample_path("test")).examples]
     sentences += [e.sentence for e in read_corpus(sample_path("dev")).examples]
-    kw = dict(max_new_tokens=loaded.config.max_new_tokens)
+    kw = dict(budget=loaded.budget)
     generate(loaded.model, loaded.tokenizer, loaded.builder, sentences[:2], batch_size=2, **kw)  # warm
     start = time.perf_counter()
     single = generate(loaded.model, loaded.tokenizer, loaded.builder, sentences, batch_size=1, **kw)
@@ -30,8 +30,8 @@ def main() -> None:
     start = time.perf_counter()
     batched = generate(loaded.model, loaded.tokenizer, loaded.builder, sentences, batch_size=args.batch, **kw)
     batch_s = time.perf_counter() - start
-    same = sum(a == b for a, b in zip(single, batched))
-    print(f"{len(sentences)} sentences, {loaded.config.variant}, greedy, max_new_tokens {kw['max_new_tokens']}")
+    same = sum(a.text == b.text for a, b in zip(single, batched))
+    print(f"{len(sentences)} sentences, {loaded.config.variant}, greedy, budget {loaded.budget.to_dict()}")
     print(f"one at a time : {one_s:.2f} s -> {len(sentences) / one_s:.1f} sentences/s")
     print(f"batch {args.batch:<8}: {batch_s:.2f} s -> {len(sentences) / batch_s:.1f} sentences/s")
     print(f"speed-up: {one_s / batch_s:.2f}x; identical outputs: {same}/{len(sentences)}")

@@ -95,7 +95,7 @@ def main() -> None:
     import yaml
 
     from visempar.model.device import set_threads
-    from visempar.train.config import load_config
+    from visempar.config import default_config_name, load_config
     from visempar.train.run import train
 
     rows = {}
@@ -104,7 +104,7 @@ def main() -> None:
         overrides = {"model": args.model, "max_steps": args.steps, "output_dir": f"{out}/v",
                      "eval_steps": 0, "save_steps": 10_000, "logging_steps": 1, "compute_dtype": dtype}
         overrides.update({k: yaml.safe_load(v) for k, v in (s.split("=", 1) for s in args.settings)})
-        config = load_config(f"{args.model}-baseline" if args.model in ("tiny", "smollm2") else None, overrides)
+        config = load_config(default_config_name(args.model, "baseline"), overrides)
         threads = set_threads(config.cpu_threads)
         steps = StepTimes()
         summary = train(config, log=lambda *_: None, callbacks=[steps.callback])

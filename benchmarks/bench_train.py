@@ -31,7 +31,7 @@ def main() -> None:
     from trl import SFTConfig, SFTTrainer
 
     from visempar.model.tiny import tiny_model_path
-    from visempar.train.config import load_config
+    from visempar.config import load_config
     from visempar.train.run import train
 
     path = str(tiny_model_path())

@@ -52,7 +52,7 @@ def tiny_model() -> str:
 
 def tiny_config(model: str, out=None, **overrides):
     """A config small enough for a test: a few steps on the sample corpus."""
-    from visempar.train.config import from_mapping
+    from visempar.config import from_mapping
 
     values = dict(model=model, variant="baseline", compute_dtype="float32", cpu_threads=1,
                   max_length=384, lora_r=4, lora_alpha=8, lora_dropout=0.0, learning_rate=2e-3,

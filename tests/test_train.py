@@ -16,7 +16,7 @@ from visempar.amr import read_corpus
 from visempar.data.corpus import sample_path
 from visempar.data.encode import IGNORE, encode_example
 from visempar.data.prompts import TASK2, PromptBuilder
-from visempar.train.config import ConfigError, load_config
+from visempar.config import ConfigError, load_config
 from visempar.train.schedule import plan
 
 torch.set_num_threads(1)
@@ -94,7 +94,7 @@ def test_tiny_tokenizer_survives_save_and_reload(tiny_model, tmp_path):
 
 def test_builder_order_is_fixed(tiny_model):
     from visempar.model.build import apply_lora, build_stack, enable_checkpointing, load_base
-    from visempar.train.config import TrainConfig
+    from visempar.config import TrainConfig
 
     config = tiny_config(tiny_model)
     stack = build_stack(config)

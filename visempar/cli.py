@@ -452,7 +452,7 @@ def train_options(fn):
 def _config(config_path, settings, **flags):
     import yaml
 
-    from visempar.train.config import load_config
+    from visempar.config import default_config_name, load_config
 
     overrides = {k: v for k, v in flags.items() if v is not None}
     for item in settings:
@@ -460,8 +460,8 @@ def _config(config_path, settings, **flags):
         if not sep:
             raise click.UsageError(f"--set {item!r}: expected KEY=VALUE")
         overrides[key.strip()] = yaml.safe_load(value)
-    if config_path is None and overrides.get("model", "tiny") in ("tiny", "smollm2"):
-        config_path = f"{overrides.get('model', 'tiny')}-{overrides.get('variant', 'baseline')}"
+    if config_path is None:
+        config_path = default_config_name(overrides.get("model"), overrides.get("variant"))
     return load_config(config_path, overrides)
 
 

@@ -216,7 +216,7 @@ def load_run(run_dir: str | Path, *, merged: bool = False) -> Loaded:
     from visempar.model.build import load_base, load_tokenizer, wants_4bit
     from visempar.model.device import set_threads
     from visempar.model.resolve import resolve_model
-    from visempar.train.config import load_config
+    from visempar.config import load_config
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from visempar.train.config import ConfigError, TrainConfig
+from visempar.config import ConfigError, TrainConfig
 
 
 @dataclass

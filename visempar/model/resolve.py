@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 from urllib.parse import urlparse
 
-from visempar.train.config import ConfigError
+from visempar.config import ConfigError
 
 OFFLINE_CHOICES = ("a local model directory, a .gguf file, `smollm2` (SmolLM2-135M-Instruct, "
                    "bundled) or `tiny` (built offline)")

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from visempar.errors import VisemparError
+
 PASS, WARN, FAIL = "pass", "warn", "fail"
 MOVED_FRACTION = 0.5
 
@@ -88,18 +90,33 @@ class Preflight:
 
     def run(self, check_id: str, fn: Callable[[], Check | tuple], fix: str = "") -> Check:
         start = time.perf_counter()
-        try:
-            result = fn()
-            check = result if isinstance(result, Check) else Check(check_id, *result)
-        except Exception as err:  # the point of preflight: report, do not crash
-            frame = traceback.extract_tb(err.__traceback__)[-1]
-            check = Check(check_id, FAIL, f"{type(err).__name__}: {err} "
-                          f"(at {Path(frame.filename).name}:{frame.lineno})", fix)
+        return self.add(check_id, attempt(fn), fix, time.perf_counter() - start)
+
+    def add(self, check_id: str, check: Check, fix: str = "", seconds: float | None = None) -> Check:
         check.id = check_id
         check.fix = check.fix or fix
-        check.seconds = time.perf_counter() - start
+        if seconds is not None:
+            check.seconds = seconds
         self.checks.append(check)
         return check
+
+
+def failure(err: Exception) -> Check:
+    """A failed check naming the exception and the line that raised it."""
+    frame = traceback.extract_tb(err.__traceback__)[-1]
+    return Check("", FAIL, f"{type(err).__name__}: {err} (at {Path(frame.filename).name}:{frame.lineno})")
+
+
+def attempt(fn: Callable[[], Check | tuple]):
+    """`fn()` as a Check (or a tuple of Checks as they are); an exception becomes a failure
+    naming it and where it was raised: the point of preflight is to report, not crash."""
+    try:
+        result = fn()
+    except Exception as err:
+        return failure(err)
+    if isinstance(result, tuple) and result and isinstance(result[0], Check):
+        return result
+    return result if isinstance(result, Check) else Check("", *result)
 
 
 # -- environment and config ---------------------------------------------------------------
@@ -134,7 +151,7 @@ def check_environment(config) -> tuple:
             f"trl {versions['trl']}, peft {versions['peft']}; {where}", "", 0.0, details)
 
 
-def check_learning_rate(config, schedule) -> tuple:
+def check_learning_rate(config) -> tuple:
     family = optimizer_family(config.optimizer)
     low, high = LR_RANGES[family]
     lr = config.learning_rate
@@ -347,16 +364,27 @@ def check_precision(prepared, trainer) -> tuple:
 
 def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
     """Forward/backward and optimizer steps at the peak LR on real batches, under the
-    trainer's own autocast (what `accelerator.prepare` wraps the forward in)."""
+    trainer's own autocast (what `accelerator.prepare` wraps the forward in): did every
+    trainable tensor get a gradient, and did every one move?"""
+    params = trainable(trainer.model)
+    before = {n: p.detach().clone() for n, p in params.items()}
+    peak = prepared.schedule.lr_at["peak"]
+    stepped = _take_steps(prepared, trainer, params, peak, steps)
+    if isinstance(stepped, tuple):
+        return stepped
+    grad_check, no_grad = _gradient_check(params, stepped, steps)
+    return grad_check, _movement_check(params, before, peak, no_grad, steps)
+
+
+def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
+    """`{"losses", "grad_norms", "got_grad"}` after `steps` optimizer steps at `peak`, or
+    the pair of failed checks when a step fails."""
     import torch
 
     model = trainer.model
-    params = trainable(model)
-    before = {n: p.detach().clone() for n, p in params.items()}
     got_grad: dict[str, bool] = {n: False for n in params}
     trainer.create_optimizer_and_scheduler(num_training_steps=prepared.schedule.total_steps)
     optimizer = trainer.optimizer
-    peak = prepared.schedule.lr_at["peak"]
     for group in optimizer.param_groups:
         group["lr"] = peak
     trainer.current_gradient_accumulation_steps = 1
@@ -397,7 +425,12 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
                     Check("", FAIL, "not run: the backward pass failed"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    # LoRA B starts at zero, so A's first gradient is zero: judge per module, over the steps
+    return {"losses": losses, "grad_norms": norms, "got_grad": got_grad}
+
+
+def _gradient_check(params: dict, stepped: dict, steps: int) -> tuple[Check, list[str]]:
+    """LoRA B starts at zero, so A's first gradient is zero: judged per module, over the steps."""
+    got_grad, losses, norms = stepped["got_grad"], stepped["losses"], stepped["grad_norms"]
     lora_ok = {pair for pair in _lora_pairs(params) if any(
         got_grad[n] for n in params if "lora_" in n
         and n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") == pair)}
@@ -405,18 +438,19 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
         "lora_" in n and n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") in lora_ok)]
     details = {"losses": losses, "grad_norms": norms, "steps": steps}
     if no_grad:
-        grad_check = Check("", FAIL, f"{len(no_grad)} of {len(params)} trainable tensors received no gradient "
-                           f"in {steps} steps (e.g. {no_grad[0]})",
-                           "apply LoRA before activation checkpointing, non-reentrant (A3)", 0.0, details)
-    else:
-        grad_check = Check("", PASS, f"loss {losses[0]:.4f} -> {losses[-1]:.4f}, grad norm "
-                           f"{norms[0]:.3g}; every trainable tensor got a gradient", "", 0.0, details)
+        return (Check("", FAIL, f"{len(no_grad)} of {len(params)} trainable tensors received no gradient "
+                      f"in {steps} steps (e.g. {no_grad[0]})",
+                      "apply LoRA before activation checkpointing, non-reentrant (A3)", 0.0, details), no_grad)
+    return (Check("", PASS, f"loss {losses[0]:.4f} -> {losses[-1]:.4f}, grad norm "
+                  f"{norms[0]:.3g}; every trainable tensor got a gradient", "", 0.0, details), no_grad)
 
+
+def _movement_check(params: dict, before: dict, peak: float, no_grad: list[str], steps: int) -> Check:
+    """Adam-like steps move every element that has a gradient; below half of them means
+    rounding (low precision) or no gradient, and none at all means the tensor is frozen."""
     moved = {n: float((p.detach() != before[n]).float().mean()) for n, p in params.items()}
     low = ("bfloat16", "float16")
     dtype = {n: str(p.dtype).replace("torch.", "") for n, p in params.items()}
-    # Adam-like steps move every element that has a gradient; below half of them means
-    # rounding (low precision) or no gradient, and none at all means the tensor is frozen.
     frozen = [n for n, f in moved.items() if f == 0.0 or (f < MOVED_FRACTION and dtype[n] in low)]
     sparse = [n for n, f in moved.items() if 0.0 < f < MOVED_FRACTION and n not in frozen]
     fractions = sorted(moved.values())
@@ -434,19 +468,16 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
                      "of most of its values, so it rounds away (A1/A6)")
         else:
             cause = f"the learning rate {peak:.3g} is too small to change it"
-        move_check = Check("", FAIL, f"{len(frozen)} of {len(params)} trainable tensors (almost) did not "
-                           f"move after {steps} optimizer steps at the peak LR {peak:.3g} (e.g. {name}, "
-                           f"{moved[name]:.1%} of elements changed): {cause}",
-                           "keep trainable tensors fp32 and use a learning rate in the optimizer's range",
-                           0.0, details)
-    elif sparse:
-        move_check = Check("", WARN, f"{len(sparse)} trainable tensors changed in under "
-                           f"{MOVED_FRACTION:.0%} of their elements (e.g. {sparse[0]}); {summary}",
-                           "check their gradients and the LR", 0.0, details)
-    else:
-        move_check = Check("", PASS, f"every trainable tensor moved at LR {peak:.3g}; {summary}",
-                           "", 0.0, details)
-    return grad_check, move_check
+        return Check("", FAIL, f"{len(frozen)} of {len(params)} trainable tensors (almost) did not "
+                     f"move after {steps} optimizer steps at the peak LR {peak:.3g} (e.g. {name}, "
+                     f"{moved[name]:.1%} of elements changed): {cause}",
+                     "keep trainable tensors fp32 and use a learning rate in the optimizer's range",
+                     0.0, details)
+    if sparse:
+        return Check("", WARN, f"{len(sparse)} trainable tensors changed in under "
+                     f"{MOVED_FRACTION:.0%} of their elements (e.g. {sparse[0]}); {summary}",
+                     "check their gradients and the LR", 0.0, details)
+    return Check("", PASS, f"every trainable tensor moved at LR {peak:.3g}; {summary}", "", 0.0, details)
 
 
 def check_eval_path(prepared, trainer, examples: int = 2) -> tuple:
@@ -478,6 +509,14 @@ def _rng_state():
     return random.getstate(), np.random.get_state(), torch.get_rng_state()
 
 
+def _rng_equal(a, b) -> bool:
+    import numpy as np
+    import torch
+
+    return (a[0] == b[0] and a[1][0] == b[1][0] and bool(np.array_equal(a[1][1], b[1][1]))
+            and a[1][2:] == b[1][2:] and torch.equal(a[2], b[2]))
+
+
 def _set_rng_state(state) -> None:
     import numpy as np
     import torch
@@ -489,40 +528,16 @@ def _set_rng_state(state) -> None:
 
 def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
               make_trainer_fn=None) -> tuple[Report, object]:
-    """Run every check; returns the report and the prepared stack (for `train` to reuse)."""
-    from visempar.train.config import ConfigError
-    from visempar.train.health import HealthMonitor
-    from visempar.train.run import prepare
-    from visempar.train.trainer import make_trainer
-
+    """Run every check; returns the report and the prepared stack (for `train` to reuse).
+    Config-only checks come first, then the build, then checks of the built stack, then
+    real steps, after which the trainable weights and RNG states are put back."""
     start = time.perf_counter()
     pf = Preflight(log)
     env = pf.run("env.stack", lambda: check_environment(config))
-    if env.status == FAIL:
+    lr = pf.run("config.lr", lambda: check_learning_rate(config))
+    p = _build(pf, config, prepared, log) if FAIL not in (env.status, lr.status) else None
+    if p is None:
         return Report(pf.checks, time.perf_counter() - start), None
-    holder = {}
-
-    def build():
-        holder["prepared"] = prepared or prepare(config, log=log)
-        p = holder["prepared"]
-        from visempar.model.build import describe_4bit
-
-        base = describe_4bit(p.stack.model) or f"{p.stack.compute_dtype} base"
-        return (PASS, f"model {p.stack.model_path} ({base}), "
-                f"{len(p.train.rows)} train / {len(p.eval.rows)} eval examples", "", 0.0,
-                {"quantized": p.stack.quantized, "base": base})
-
-    built = pf.run("build", build, "fix the config or data named above")
-    if built.status == FAIL:
-        if built.reason.startswith("ModelSourceError"):
-            built.id, built.fix = "model.source", "point --model at one of the choices named above"
-        elif "ConfigError" in built.reason:
-            built.id = "config.keys"
-        elif "max_length" in built.reason:
-            built.id = "data.lengths"
-        return Report(pf.checks, time.perf_counter() - start), None
-    p = holder["prepared"]
-    pf.run("config.lr", lambda: check_learning_rate(config, p.schedule))
     pf.run("config.schedule", lambda: check_schedule(config, p.schedule))
     pf.run("data.lengths", lambda: check_lengths(p))
     pf.run("data.overlap", lambda: check_overlap(p))
@@ -530,6 +545,47 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
     pf.run("model.dtypes", lambda: check_dtypes(p))
     pf.run("model.lora", lambda: check_lora(p))
     pf.run("model.checkpointing", lambda: check_checkpointing(p))
+    _trainer_checks(pf, config, p, batches, make_trainer_fn)
+    return Report(pf.checks, time.perf_counter() - start), p
+
+
+def _build(pf: Preflight, config, prepared, log):
+    """The prepared stack, or None with the failure filed under the check its cause names."""
+    from visempar.config import ConfigError
+    from visempar.data.encode import TruncationError
+    from visempar.model.build import describe_4bit
+    from visempar.model.resolve import ModelSourceError
+    from visempar.train.run import prepare
+
+    start = time.perf_counter()
+    try:
+        p = prepared or prepare(config, log=log)
+    except ModelSourceError as err:
+        check = Check("model.source", FAIL, str(err), "point --model at one of the choices named above")
+    except TruncationError as err:
+        check = Check("data.lengths", FAIL, str(err), "raise max_length, or set on_truncation: exclude")
+    except ConfigError as err:
+        check = Check("config.keys", FAIL, str(err), "fix the config named above")
+    except VisemparError as err:
+        check = Check("build", FAIL, str(err), "fix the file named above")
+    except Exception as err:  # a library's own error while loading: reported, not raised
+        check = failure(err)
+        check.id, check.fix = "build", "fix the config or data named above"
+    else:
+        base = describe_4bit(p.stack.model) or f"{p.stack.compute_dtype} base"
+        check = Check("build", PASS, f"model {p.stack.model_path} ({base}), {len(p.train.rows)} train / "
+                      f"{len(p.eval.rows)} eval examples", "", 0.0, {"quantized": p.stack.quantized, "base": base})
+    pf.add(check.id, check, seconds=time.perf_counter() - start)
+    return p if check.status == PASS else None
+
+
+def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> None:
+    """Label mask, real steps, precision and the evaluation path on a trainer of the real
+    stack; afterwards its trainable weights and the RNG states are put back, and checked."""
+    import torch
+
+    from visempar.train.health import HealthMonitor
+    from visempar.train.trainer import make_trainer
 
     model = p.stack.model
     saved = {n: t.detach().clone() for n, t in trainable(model).items()}
@@ -537,29 +593,21 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
     tmp = tempfile.TemporaryDirectory(prefix="visempar-preflight-")
     trainer = None
     try:
-        sub_train = p.train.rows[: config.per_device_train_batch_size * batches]
-        sub_eval = p.eval.rows[: max(2, config.per_device_eval_batch_size)]
         monitor = HealthMonitor(config.max_bad_steps, 0, log=lambda *_: None)
-        trainer = (make_trainer_fn or make_trainer)(config, p.stack, sub_train, sub_eval, p.schedule,
-                                                    Path(tmp.name), monitor)
+        trainer = (make_trainer_fn or make_trainer)(
+            config, p.stack, p.train.rows[: config.per_device_train_batch_size * batches],
+            p.eval.rows[: max(2, config.per_device_eval_batch_size)], p.schedule, Path(tmp.name), monitor)
         pf.run("data.mask", lambda: check_label_mask(p, trainer))
-        results = {}
-
-        def steps():
-            results["grad"], results["move"] = run_steps(p, trainer, batches)
-            return results["grad"]
-
-        pf.run("train.backward", steps, "see the reason")
-        if "move" in results:
-            pf.run("train.movement", lambda: results["move"])
+        start = time.perf_counter()
+        stepped = attempt(lambda: run_steps(p, trainer, batches))
+        grad, move = stepped if isinstance(stepped, tuple) else (stepped, None)
+        pf.add("train.backward", grad, "see the reason", time.perf_counter() - start)
+        if move is not None:
+            pf.add("train.movement", move, seconds=0.0)
             pf.run("train.precision", lambda: check_precision(p, trainer))
         pf.run("eval.path", lambda: check_eval_path(p, trainer),
                "fix the evaluation code now: it would have crashed at the first evaluation (B1)")
-    except ConfigError as err:
-        pf.checks.append(Check("config.keys", FAIL, str(err)))
     finally:
-        import torch
-
         if trainer is not None:
             trainer.close()
         with torch.no_grad():
@@ -568,8 +616,9 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
                 t.grad = None
         _set_rng_state(rng)
         tmp.cleanup()
-    restored = all(bool((t.detach() == saved[n]).all()) for n, t in trainable(model).items())
-    pf.checks.append(Check("state.restored", PASS if restored else FAIL,
-                           "trainable weights and RNG state restored" if restored
-                           else "trainable weights differ after preflight"))
-    return Report(pf.checks, time.perf_counter() - start), p
+    weights = all(bool((t.detach() == saved[n]).all()) for n, t in trainable(model).items())
+    states = _rng_equal(rng, _rng_state())
+    problems = [what for what, ok in (("trainable weights differ", weights), ("an RNG state differs", states))
+                if not ok]
+    pf.add("state.restored", Check("", FAIL, "after preflight: " + " and ".join(problems)) if problems else
+           Check("", PASS, "trainable weights and the Python, NumPy and torch CPU RNG states restored"))

@@ -73,7 +73,7 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
     from visempar.eval.generate import load_run
     from visempar.eval.predict import evaluate_run
     from visempar.preflight.checks import preflight, trainable
-    from visempar.train.config import load_config
+    from visempar.config import load_config
     from visempar.train.run import train
     from visempar.train.trainer import make_trainer
 

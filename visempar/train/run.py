@@ -19,12 +19,12 @@ from pathlib import Path
 
 from visempar.amr.io import read_corpus
 from visempar.data.corpus import sample_path
-from visempar.data.encode import Encoded, encode_examples
+from visempar.data.encode import Encoded, TruncationError, encode_examples
 from visempar.data.prompts import PromptBuilder
 from visempar.eval.decode import TokenBudget
 from visempar.errors import VisemparError
 from visempar.model.build import Stack, build_stack
-from visempar.train.config import TrainConfig, load_config, save_config
+from visempar.config import TrainConfig, load_config, save_config
 from visempar.train.schedule import Schedule, plan
 
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
@@ -92,7 +92,7 @@ def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepa
             log(f"{path}: {len(enc.lengths.excluded)} of {len(corpus.examples)} examples longer than "
                 f"max_length {config.max_length} excluded (first: {enc.lengths.excluded[0]})")
         if not enc.rows:
-            raise RunError(f"{path}: no example fits max_length {config.max_length}")
+            raise TruncationError(f"{path}: no example fits max_length {config.max_length}")
         encoded.append(enc)
     schedule = plan(config, len(encoded[0].rows), world_size())
     return Prepared(config, stack, builder, encoded[0], encoded[1], schedule,
@@ -183,33 +183,14 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
           log=print) -> dict:
     """Train one run; returns its summary (also written to summary.json)."""
     from visempar.train.health import HealthMonitor, TrainingHealthError
-    from visempar.train.trainer import MetricsWriter, make_trainer, selects_best, write_atomic
+    from visempar.train.trainer import COMPLETE, MetricsWriter, make_trainer, selects_best, write_atomic
 
     run_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config)
-    checkpoint = None
-    existing = (run_dir / "config.yaml").exists()
-    every_rank_has_looked()  # before rank 0 writes this run's config.yaml
-    if resume:
-        checkpoint = check_resume(config, run_dir, force)
-        log(f"resuming {run_dir} from {checkpoint.name}")
-    elif existing:
-        if not overwrite:
-            raise RunError(f"{run_dir} already holds a run; --resume it, choose another "
-                           "--output-dir, or pass --overwrite")
-        if is_main_process():
-            shutil.rmtree(run_dir)
+    checkpoint = start_run(config, run_dir, resume=resume, force=force, overwrite=overwrite, log=log)
     prepared = prepared or prepare(config, log=log)
     main = is_main_process()
     if main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        save_config(config, run_dir / "config.yaml")
-        write_atomic(run_dir / "run.json", json.dumps({
-            "config_hash": config.hash(), "model_path": prepared.stack.model_path,
-            "quantized": prepared.stack.quantized, "compute_dtype": prepared.stack.compute_dtype,
-            "build_order": prepared.stack.steps, "world_size": world_size(),
-            "schedule": prepared.schedule.to_dict(), "token_budget": prepared.budget.to_dict(),
-            "train_lengths": prepared.train.lengths.to_dict(),
-            "eval_lengths": prepared.eval.lengths.to_dict()}, indent=2) + "\n")
+        write_run_info(config, run_dir, prepared)
     log(f"schedule: {prepared.schedule.describe()}")
 
     monitor = HealthMonitor(config.max_bad_steps, config.stall_check_steps, log=log)
@@ -223,7 +204,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
         log(f"model selection: the adapter with the best {config.select_best} at an evaluation "
             f"(every {config.eval_steps} steps) is kept")
     if checkpoint is not None:
-        stored = json.loads((checkpoint / "visempar-complete.json").read_text())
+        stored = json.loads((checkpoint / COMPLETE).read_text())
         monitor.state.skipped_steps = stored["health"]["skipped_steps"]
     previous = _catch_signals(monitor, log)
     status, error = "completed", None
@@ -266,6 +247,40 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     summary["run_dir"] = str(run_dir)
     summary["exit_code"] = EXIT_INTERRUPTED.get(monitor.stop_signal or "", 0) if status != "aborted" else 1
     return summary
+
+
+def start_run(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, overwrite: bool,
+              log=print) -> Path | None:
+    """The checkpoint to resume from (None for a new run), once every rank has looked;
+    an existing run is refused unless `overwrite`."""
+    existing = (run_dir / "config.yaml").exists()
+    every_rank_has_looked()  # before rank 0 writes this run's config.yaml
+    if resume:
+        checkpoint = check_resume(config, run_dir, force)
+        log(f"resuming {run_dir} from {checkpoint.name}")
+        return checkpoint
+    if existing:
+        if not overwrite:
+            raise RunError(f"{run_dir} already holds a run; --resume it, choose another "
+                           "--output-dir, or pass --overwrite")
+        if is_main_process():
+            shutil.rmtree(run_dir)
+    return None
+
+
+def write_run_info(config: TrainConfig, run_dir: Path, prepared: Prepared) -> None:
+    """config.yaml and run.json: what the run is, written before its first step."""
+    from visempar.train.trainer import write_atomic
+
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(config, run_dir / "config.yaml")
+    write_atomic(run_dir / "run.json", json.dumps({
+        "config_hash": config.hash(), "model_path": prepared.stack.model_path,
+        "quantized": prepared.stack.quantized, "compute_dtype": prepared.stack.compute_dtype,
+        "build_order": prepared.stack.steps, "world_size": world_size(),
+        "schedule": prepared.schedule.to_dict(), "token_budget": prepared.budget.to_dict(),
+        "train_lengths": prepared.train.lengths.to_dict(),
+        "eval_lengths": prepared.eval.lengths.to_dict()}, indent=2) + "\n")
 
 
 def dev_scorer(config: TrainConfig, prepared: Prepared):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from visempar.train.config import TrainConfig
+from visempar.config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from trl import SFTConfig, SFTTrainer
 from visempar.data.encode import Collator
 from visempar.model.build import Stack, set_adapter_dtype
 from visempar.model.device import ComputeDtypeProbe
-from visempar.train.config import TrainConfig
+from visempar.config import TrainConfig
 from visempar.train.health import HealthMonitor, TrainingHealthError
 from visempar.train.schedule import Schedule
 

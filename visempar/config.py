@@ -20,7 +20,7 @@ import yaml
 from visempar.data.prompts import VARIANTS
 from visempar.errors import VisemparError
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -213,6 +213,16 @@ def from_mapping(values: dict[str, Any], where: str = "config",
 
 def _line(lines: dict[str, int], key: str) -> str:
     return f":{lines[key]}" if key in lines else ""
+
+
+BUNDLED_MODELS = ("tiny", "smollm2")
+
+
+def default_config_name(model: str | None, variant: str | None) -> str | None:
+    """`MODEL-VARIANT` under configs/ for the bundled models (`tiny-baseline`); None for
+    any other model, which starts from the defaults."""
+    model = model or "tiny"
+    return f"{model}-{variant or 'baseline'}" if model in BUNDLED_MODELS else None
 
 
 def resolve_path(name: str) -> Path:
