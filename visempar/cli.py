@@ -362,6 +362,84 @@ def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
     _write_json(json_out, summary)
 
 
+@main.command()
+@click.argument("a_path", metavar="A")
+@click.argument("b_path", metavar="B")
+@click.option("--gold", "gold_path", required=True, help="Gold file in the same block format.")
+@click.option("--align", type=click.Choice(["sentences", "order"]), default="sentences", show_default=True)
+@click.option("--samples", type=int, default=1000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@JSON_OUT
+def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
+    """Is prediction file A better than B? Paired bootstrap over the sentences.
+
+    Prints each file's corpus Smatch F1, the difference A - B with its 95% interval, and
+    p: the share of resamples in which A does not beat B.
+    """
+    from visempar.eval.compare import paired_bootstrap
+    from visempar.eval.files import score_files
+
+    a, _ = score_files(a_path, gold_path, seed=seed, align=align)
+    b, _ = score_files(b_path, gold_path, seed=seed, align=align)
+    result = paired_bootstrap(a, b, samples=samples, seed=seed)
+    lo, hi = result["ci"]
+    click.echo(f"A {a_path}: F1 {a.f1:.4f}")
+    click.echo(f"B {b_path}: F1 {b.f1:.4f}")
+    click.echo(f"A - B = {result['delta']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}), p = {result['p']:.4f} "
+               f"(share of {samples} paired resamples of {result['sentences']} sentences where A does not "
+               f"beat B); better sentences: A {result['sentences_a_better']}, B {result['sentences_b_better']}")
+    _write_json(json_out, {"a": str(a_path), "b": str(b_path), "gold": str(gold_path), **result})
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PRED...")
+@click.option("--output", "out_path", required=True, help="The combined submission file.")
+@click.option("--method", type=click.Choice(["select", "merge"]), default="select", show_default=True)
+@click.option("--align", type=click.Choice(["sentences", "order"]), default="sentences", show_default=True)
+@click.option("--gold", "gold_path", help="Also score every input and the result against this gold.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@JSON_OUT
+def ensemble(paths, out_path, method, align, gold_path, seed, json_out):
+    """Combine prediction files of the same sentences into one submission.
+
+    Each graph is repaired first. `select`: per sentence, the candidate with the highest
+    mean Smatch to the others (MBR). `merge`: Graphene-style voting over aligned triples,
+    each candidate tried as the pivot. Deterministic; blocks keep the first file's order.
+    """
+    import time
+
+    from visempar.amr import format_graph
+    from visempar.eval.ensemble import combine, read_candidates, wins
+    from visempar.eval.files import score_files
+
+    if len(paths) < 2:
+        raise click.UsageError("give at least two prediction files")
+    start = time.perf_counter()
+    sentences = combine(read_candidates(paths, align), method, seed)
+    seconds = time.perf_counter() - start
+    tmp = Path(str(out_path) + ".partial")
+    tmp.write_text("\n\n".join(f"#::snt {s.text}\n{format_graph(s.graph)}" for s in sentences) + "\n",
+                   encoding="utf-8")
+    tmp.replace(out_path)
+    won = wins(sentences, len(paths))
+    click.echo(f"{len(sentences)} sentences, {len(paths)} inputs, {method}, {seconds:.1f} s -> {out_path}")
+    for path, n in zip(paths, won):
+        click.echo(f"  {path}: {'chosen' if method == 'select' else 'pivot'} for {n} sentences")
+    report = {"inputs": list(paths), "output": str(out_path), "method": method, "seconds": round(seconds, 2),
+              "wins": dict(zip(paths, won)),
+              "per_sentence": [{"index": i, "sentence": s.text, "chosen": s.chosen,
+                                "agreement": [round(x, 4) for x in s.scores]} for i, s in enumerate(sentences)]}
+    if gold_path:
+        report["scores"] = {}
+        for path in [*paths, out_path]:
+            scored, _ = score_files(path, gold_path, seed=seed, align=align)
+            report["scores"][str(path)] = {"precision": scored.precision, "recall": scored.recall,
+                                           "f1": scored.f1, "invalid": scored.invalid}
+            click.echo(f"  Smatch of {path}: F1 {scored.f1:.4f} (P {scored.precision:.4f}, "
+                       f"R {scored.recall:.4f}, invalid {scored.invalid})")
+    _write_json(json_out, report)
+
+
 @main.command(name="repair")
 @click.argument("in_path", type=click.Path())
 @click.argument("out_path", type=click.Path(dir_okay=False))

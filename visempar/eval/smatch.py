@@ -168,6 +168,19 @@ def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
     return best, proven
 
 
+def align_triples(a: Triples, b: Triples, *, restarts: int = 4, seed: int = 0) -> tuple[int, list[int]]:
+    """The reference's seeded hill-climbing between two graphs' triples (`reference_triples`):
+    matched triples, and for each node of `a` the index of its node in `b` (-1: none)."""
+    rng = _SeededRandom(seed)
+    with _reference_scorer(rng, restarts) as (smatch, _, _):
+        a = ([("instance", f"a{v[1:]}", c) for _, v, c in a[0]], [(r, f"a{v[1:]}", t) for r, v, t in a[1]],
+             [(r, f"a{x[1:]}", f"a{y[1:]}") for r, x, y in a[2]])
+        b = ([("instance", f"b{v[1:]}", c) for _, v, c in b[0]], [(r, f"b{v[1:]}", t) for r, v, t in b[1]],
+             [(r, f"b{x[1:]}", f"b{y[1:]}") for r, x, y in b[2]])
+        mapping, matched = smatch.get_best_match(*a, *b, "a", "b")
+    return matched, list(mapping)
+
+
 @dataclass
 class PairScore:
     """One prediction against its gold graph."""

@@ -1,0 +1,94 @@
+"""`visempar ensemble` (MBR selection, Graphene-style merge) and `visempar compare`."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from visempar.amr import canonical_triples, read_corpus
+from visempar.cli import main
+
+SENTENCES = ["tôi muốn đi .", "trời mưa .", "mẹ nấu cơm ."]
+
+
+def submission(path, graphs, sentences=SENTENCES):
+    path.write_text("\n\n".join(f"#::snt {s}\n{g}" for s, g in zip(sentences, graphs)) + "\n", encoding="utf-8")
+    return path
+
+
+def invoke(*args):
+    result = CliRunner().invoke(main, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+GOLD = ["(m / muốn :pivot (t / tôi) :theme (đ / đi :agent t))", "(m / mưa :theme (t / trời))",
+        "(n / nấu :agent (m / mẹ) :patient (c / cơm))"]
+
+
+@pytest.mark.parametrize("method", ["select", "merge"])
+def test_ensemble_of_identical_files_is_that_file(tmp_path, method):
+    a = submission(tmp_path / "a.txt", GOLD)
+    b = submission(tmp_path / "b.txt", GOLD)
+    invoke("ensemble", a, b, a, "--output", tmp_path / "out.txt", "--method", method)
+    got = read_corpus(tmp_path / "out.txt").examples
+    want = read_corpus(a).examples
+    assert [e.sentence for e in got] == SENTENCES
+    assert [canonical_triples(g.graph) for g in got] == [canonical_triples(w.graph) for w in want]
+
+
+def test_merge_keeps_what_two_of_three_hold_and_drops_what_one_holds(tmp_path):
+    a = submission(tmp_path / "a.txt", ["(w / muốn :pivot (b / tôi) :theme (g / đi))"] + GOLD[1:])
+    b = submission(tmp_path / "b.txt", ["(w / muốn :pivot (b / tôi) :theme (g / đi) :polarity -)"] + GOLD[1:])
+    c = submission(tmp_path / "c.txt", ["(w / muốn :pivot (b / tôi) :polarity - :mod (x / rất))"] + GOLD[1:])
+    invoke("ensemble", a, b, c, "--output", tmp_path / "out.txt", "--method", "merge", "--json", tmp_path / "r.json")
+    graph = read_corpus(tmp_path / "out.txt").examples[0].graph
+    roles = {r for _, r, _ in graph.edges()} | {r for _, r, _ in graph.attributes()}
+    assert roles == {":pivot", ":theme", ":polarity"}            # :mod rất had one vote
+    assert sorted(t.target for t in graph.instances()) == ["muốn", "tôi", "đi"]
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert sum(report["wins"].values()) == 3
+
+
+def test_select_takes_the_consensus_and_scores_with_gold(tmp_path):
+    gold = submission(tmp_path / "gold.txt", GOLD)
+    good = submission(tmp_path / "good.txt", GOLD)
+    close = submission(tmp_path / "close.txt", ["(m / muốn :pivot (t / tôi) :theme (đ / đi))"] + GOLD[1:])
+    wrong = submission(tmp_path / "wrong.txt", ["(x / xe)", "(y / ăn)", "(z / ngủ)"])
+    also_good = submission(tmp_path / "also_good.txt", GOLD)
+    result = invoke("ensemble", wrong, close, good, also_good, "--output", tmp_path / "out.txt", "--gold", gold,
+                    "--json", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["wins"][str(wrong)] == 0
+    assert report["scores"][str(tmp_path / "out.txt")]["f1"] == report["scores"][str(good)]["f1"] == 1.0
+    assert "Smatch of" in result.output
+
+
+def test_ensemble_matches_sentences_in_normal_form(tmp_path):
+    a = submission(tmp_path / "a.txt", GOLD)
+    shuffled = [SENTENCES[2] + " .", SENTENCES[0].upper(), SENTENCES[1]]
+    b = submission(tmp_path / "b.txt", [GOLD[2], GOLD[0], GOLD[1]], shuffled)
+    invoke("ensemble", a, b, "--output", tmp_path / "out.txt")
+    got = read_corpus(tmp_path / "out.txt").examples
+    assert [canonical_triples(e.graph) for e in got] == [canonical_triples(e.graph) for e in read_corpus(a).examples]
+    missing = submission(tmp_path / "m.txt", GOLD, ["x", "y", "z"])
+    bad = CliRunner().invoke(main, ["ensemble", str(a), str(missing), "--output", str(tmp_path / "o2.txt")])
+    assert bad.exit_code == 1 and "no block for the sentence" in bad.output
+
+
+def test_compare_against_itself_and_the_direction_of_p(tmp_path):
+    gold = submission(tmp_path / "gold.txt", GOLD)
+    good = submission(tmp_path / "good.txt", GOLD)
+    worse = submission(tmp_path / "worse.txt", ["(m / muốn :pivot (t / tôi))", "(m / mưa)", "(n / nấu :agent (m / mẹ))"])
+    invoke("compare", good, good, "--gold", gold, "--json", tmp_path / "same.json")
+    same = json.loads((tmp_path / "same.json").read_text())
+    assert same["delta"] == 0 and same["p"] == 1.0
+    invoke("compare", good, worse, "--gold", gold, "--json", tmp_path / "ab.json")
+    invoke("compare", worse, good, "--gold", gold, "--json", tmp_path / "ba.json")
+    ab, ba = (json.loads((tmp_path / f).read_text()) for f in ("ab.json", "ba.json"))
+    assert ab["delta"] > 0 and ab["p"] == 0.0 and ab["ci"][0] > 0
+    assert ba["delta"] == -ab["delta"] and ba["p"] == 1.0
+    for name, path in (("f1_a", good), ("f1_b", worse)):            # delta = difference of evaluate's F1
+        invoke("evaluate", "--predictions", path, "--gold", gold, "--json", tmp_path / "e.json")
+        assert json.loads((tmp_path / "e.json").read_text())["f1"] == ab[name]
+    assert ab["delta"] == round(ab["f1_a"] - ab["f1_b"], 4)
