@@ -90,3 +90,78 @@ def test_export_merges_the_adapter(trained_run, tmp_path):
 def test_missing_run_is_a_clear_error(tmp_path):
     res = CliRunner().invoke(main, ["evaluate", "--run", str(tmp_path / "nope")])
     assert res.exit_code == 1 and "not a run directory" in res.output
+
+
+def _sentences(sample_corpora, copies: int) -> list[str]:
+    base = [e.sentence for s in ("test", "dev") for e in sample_corpora[s].examples]
+    return [f"{s} ({i})" for i in range(copies) for s in base]
+
+
+def test_interrupted_predict_resumes_into_the_same_file(trained_run, tmp_path, sample_corpora):
+    import pytest
+
+    from visempar.eval.generate import load_run
+    from visempar.eval.predict import predict_file
+
+    loaded = load_run(trained_run)
+    sentences = _sentences(sample_corpora, 1) + ["", "tôi đi ."]
+    straight = tmp_path / "straight.txt"
+    predict_file(loaded, sentences, straight, batch_size=2)
+    calls = []
+
+    def stop_in_second_chunk(n):
+        calls.append(n)
+        if len(calls) == 6:                            # chunk = 4 batches of 2
+            raise KeyboardInterrupt
+
+    cut = tmp_path / "cut.txt"
+    with pytest.raises(KeyboardInterrupt):
+        predict_file(loaded, sentences, cut, batch_size=2, progress=stop_in_second_chunk)
+    assert not cut.exists() and (tmp_path / "cut.txt.partial").exists()
+    kept = json.loads((tmp_path / "cut.txt.partial.json").read_text())["blocks"]
+    assert kept == 8                                   # the first chunk of 4 x 2 was finished
+    _, resumed = predict_file(loaded, sentences, cut, batch_size=2, resume=True)
+    assert resumed == 8 and cut.read_bytes() == straight.read_bytes()
+    assert not (tmp_path / "cut.txt.partial").exists() and not (tmp_path / "cut.txt.partial.json").exists()
+    other = tmp_path / "other.txt"
+    predict_file(loaded, sentences[:3], other, batch_size=2)
+    (tmp_path / "other.txt.partial").write_text("x")
+    (tmp_path / "other.txt.partial.json").write_text(json.dumps({"input": "elsewhere", "blocks": 1, "bytes": 1}))
+    from visempar.amr.errors import CorpusError
+
+    with pytest.raises(CorpusError, match="another input"):
+        predict_file(loaded, sentences, other, resume=True)
+
+
+def test_killed_predict_process_resumes_identically(trained_run, tmp_path, sample_corpora):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src = tmp_path / "in.txt"
+    src.write_text("\n".join(_sentences(sample_corpora, 12)) + "\n", encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+
+    def command(out, *extra):
+        return [sys.executable, "-m", "visempar.cli", "predict", "--run", str(trained_run), "--input", str(src),
+                "--output", str(out), "--batch-size", "2", *extra]
+
+    straight = tmp_path / "straight.txt"
+    subprocess.run(command(straight), env=env, check=True, capture_output=True, timeout=600)
+    out = tmp_path / "killed.txt"
+    proc = subprocess.Popen(command(out), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    index = tmp_path / "killed.txt.partial.json"
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        if index.exists() and json.loads(index.read_text() or "{}").get("blocks", 0) >= 40:
+            break
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not out.exists(), "the run finished before it could be killed"
+    done = subprocess.run(command(out, "--resume"), env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "from an earlier run" in done.stdout
+    assert out.read_bytes() == straight.read_bytes()

@@ -323,10 +323,20 @@ def _echo_fine(fine: dict | None) -> None:
                    f"{repeated[1]} gold); the other components count each distinct triple once.")
 
 
-def _progress(total: int, label: str):
-    """A click progress bar and the callback that advances it."""
-    bar = click.progressbar(length=total, label=label, file=sys.stderr)
-    return bar, bar.update
+def _progress(total: int, label: str, rate: bool = False):
+    """A click progress bar (with its ETA) and the callback that advances it; with `rate`,
+    the label also shows items per second."""
+    import time
+
+    bar = click.progressbar(length=total, label=label, file=sys.stderr, show_eta=True)
+    start = time.perf_counter()
+
+    def step(n: int) -> None:
+        if rate:
+            bar.label = f"{label} ({(bar.pos + n) / max(time.perf_counter() - start, 1e-9):.2f}/s)"
+        bar.update(n)
+
+    return bar, step
 
 
 def _load_run(run_dir: str):
@@ -626,24 +636,37 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
               help="Input spelling: `spaces` turns word-segmentation `_` into spaces "
                    "(default: the run's input_normalization).")
 @click.option("--batch-size", type=int, help="Generation batch size (default: the run's).")
+@click.option("--resume", is_flag=True, help="Go on from OUTPUT.partial of an interrupted run.")
 @JSON_OUT
-def predict(run_dir, input_path, output_path, normalize_input, batch_size, json_out):
-    """Parse INPUT with a trained RUN into the challenge's submission format."""
-    from visempar.eval.predict import predict as run_predict
-    from visempar.eval.predict import read_sentence_lines, write_submission
+def predict(run_dir, input_path, output_path, normalize_input, batch_size, resume, json_out):
+    """Parse INPUT with a trained RUN into the challenge's submission format.
+
+    Blocks are written as they are finished, to OUTPUT.partial; OUTPUT appears when all
+    are done. After a crash, Ctrl-C or SIGTERM, --resume goes on where it stopped.
+    """
+    import signal
+
+    from visempar.eval.predict import predict_file, read_sentence_lines
 
     sentences = read_sentence_lines(input_path)
     loaded = _load_run(run_dir)
-    bar, step = _progress(sum(1 for s in sentences if s.strip()), "parsing")
-    with bar:
-        preds = run_predict(loaded, sentences, normalization=normalize_input, batch_size=batch_size,
-                            progress=step)
-    Path(output_path).parent.mkdir(parents=True, exist_ok=True)
-    write_submission(output_path, preds)
-    report = preds.report()
-    click.echo(f"{report['sentences']} blocks written to {output_path} "
-               f"({report['sentences_per_second']} sentences/s, {report['tokens_generated']} tokens, "
-               f"stopped by {_stops(report['stopped_by'])}); outputs {report['paths']}, "
+    bar, step = _progress(sum(1 for s in sentences if s.strip()), "parsing", rate=True)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with bar:
+            preds, resumed = predict_file(loaded, sentences, output_path, resume=resume,
+                                          normalization=normalize_input, batch_size=batch_size,
+                                          progress=step)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"interrupted: the finished blocks are kept in {output_path}.partial; "
+                                   "run the same command with --resume to go on") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    report = {**preds.report(), "resumed_blocks": resumed, "output": str(output_path)}
+    click.echo(f"{len(sentences)} blocks written to {output_path}"
+               + (f" ({resumed} from an earlier run)" if resumed else "")
+               + f"; {report['sentences_per_second']} sentences/s, {report['tokens_generated']} tokens, "
+               f"stopped by {_stops(report['stopped_by'])}; outputs {report['paths']}, "
                f"needed repair {report['needed_repair']}")
     _write_json(json_out, report)
 

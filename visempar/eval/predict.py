@@ -7,7 +7,11 @@ input order, blank input lines included (they get the placeholder graph).
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+import os
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -71,9 +75,93 @@ def read_sentence_lines(path: str | Path) -> list[str]:
     return lines[:-1] if lines[-1] == "" else lines
 
 
+def submission_blocks(preds: Predictions) -> list[str]:
+    return [f"#::snt {s.strip()}\n{format_graph(r.graph)}" for s, r in zip(preds.sentences, preds.results)]
+
+
 def write_submission(path: str | Path, preds: Predictions) -> None:
-    blocks = [f"#::snt {s.strip()}\n{format_graph(r.graph)}" for s, r in zip(preds.sentences, preds.results)]
-    Path(path).write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    Path(path).write_text("\n\n".join(submission_blocks(preds)) + "\n", encoding="utf-8")
+
+
+class PartialOutput:
+    """A submission written as its blocks are finished, so that a crash or Ctrl-C loses
+    at most the chunk in progress. Blocks go to `OUTPUT.partial`; `OUTPUT.partial.json`
+    records how many bytes hold complete blocks, and of which input. The output file
+    itself appears only when every block is written, in one rename."""
+
+    def __init__(self, output: str | Path, sentences: Sequence[str]):
+        self.output = Path(output)
+        self.partial = self.output.with_name(self.output.name + ".partial")
+        self.index = self.output.with_name(self.output.name + ".partial.json")
+        self.input = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()
+        self.blocks = 0
+
+    def start(self, resume: bool) -> int:
+        """Blocks already done (with `resume`), after cutting off any half-written tail."""
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        if resume and self.index.exists():
+            state = json.loads(self.index.read_text(encoding="utf-8"))
+            if state["input"] != self.input:
+                raise CorpusError(f"{self.partial}: was written for another input; remove it, or "
+                                  "run without --resume to start again")
+            with open(self.partial, "r+b") as fh:
+                fh.truncate(state["bytes"])
+            self.blocks = state["blocks"]
+        else:
+            self.partial.write_bytes(b"")
+            self._commit()
+        return self.blocks
+
+    def append(self, blocks: Sequence[str]) -> None:
+        text = "".join(("\n" if self.blocks + i else "") + b + "\n" for i, b in enumerate(blocks))
+        with open(self.partial, "ab") as fh:
+            fh.write(text.encode("utf-8"))
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.blocks += len(blocks)
+        self._commit()
+
+    def _commit(self) -> None:
+        tmp = self.index.with_name(self.index.name + ".tmp")
+        tmp.write_text(json.dumps({"input": self.input, "blocks": self.blocks,
+                                   "bytes": self.partial.stat().st_size}), encoding="utf-8")
+        os.replace(tmp, self.index)
+
+    def finish(self) -> None:
+        os.replace(self.partial, self.output)
+        self.index.unlink()
+
+
+def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *, resume: bool = False,
+                 normalization: str | None = None, batch_size: int | None = None, chunk: int | None = None,
+                 progress=None) -> tuple[Predictions, int]:
+    """`predict` in chunks of input order, each written as it is done (`PartialOutput`);
+    returns the predictions made by this call and the blocks resumed from an earlier one.
+    The chunks are the same whatever the resume point, so a resumed file equals one
+    written without interruption."""
+    batch = batch_size or loaded.config.generation_batch_size
+    chunk = chunk or 4 * batch
+    out = PartialOutput(output, sentences)
+    done = out.start(resume)
+    made = []
+    for start in range(done, len(sentences), chunk):
+        part = predict(loaded, sentences[start:start + chunk], normalization=normalization,
+                       batch_size=batch, progress=progress)
+        out.append(submission_blocks(part))
+        made.append(part)
+    out.finish()
+    merged = Predictions([s for p in made for s in p.sentences], [r for p in made for r in p.results],
+                         [g for p in made for g in p.generations], sum(p.seconds for p in made),
+                         _sum_counts([p.decoding for p in made]))
+    return merged, done
+
+
+def _sum_counts(parts: Sequence[dict]) -> dict:
+    stopped: Counter = Counter()
+    for p in parts:
+        stopped.update(p.get("stopped_by", {}))
+    return {"tokens_generated": sum(p.get("tokens_generated", 0) for p in parts),
+            "stopped_by": dict(stopped.most_common())}
 
 
 def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, restarts: int = 4,
