@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 
 _GLUE_RE = re.compile(r"([A-Za-z][A-Za-z-]*[A-Za-z])(\d+)")
+_DELIMITER = re.compile(r'[/:()"]')
 _NUMBERED_ROLES = {"op", "ARG", "snt"}
 
 
@@ -111,6 +112,12 @@ class _Reader:
         return words
 
     def open(self, i: int) -> None:
+        if self.state == 1 and _DELIMITER.search(self.text, i + 1) and \
+                _DELIMITER.search(self.text, i + 1).group() == "/":
+            # `(x(0 / c`: the reference opens a node only at `/`, so this is one node
+            self.changes.append("unreadable-symbol: a '(' inside a node's variable was skipped, "
+                                "as the reference reads it")
+            return
         if self.state == 2:
             words = self.take()
             if len(words) > 1:  # the reference reads `:a gent-of (` as one role
