@@ -84,14 +84,17 @@ def test_wheel_download_of_the_pinned_set(tmp_path):
 
 
 def test_gpu_check_steps_run_on_cpu(tiny_model, tmp_path, capsys):
-    """Every step that does not need CUDA, on CPU: CUDA-only assertions are skipped, the
-    rest pass, and the figures are reported."""
+    """Every step that does not need CUDA, on CPU, the 4-bit ones included where
+    bitsandbytes runs on this CPU: they pass, and the figures are reported."""
+    from visempar.model.build import cpu_4bit_problem
     from visempar.preflight.gpu import Assertions, check_variant
 
     asserts = Assertions()
     figures = check_variant("baseline", tiny_model, tmp_path, 2, asserts)
     rows = {r["name"]: r for r in asserts.rows}
-    assert rows["baseline.linear4bit"]["status"] == "skip"
+    four_bit = cpu_4bit_problem() is None
+    assert rows["baseline.linear4bit"]["status"] == ("pass" if four_bit else "skip")
+    assert (figures["linear4bit_layers"] > 0) == four_bit
     assert asserts.failed == [], json.dumps(asserts.rows, indent=1)
     for name in ("preflight", "trainable_fp32_after_trl", "compute_dtype", "train", "lora_moved", "evaluate"):
         assert rows[f"baseline.{name}"]["status"] == "pass"

@@ -1,0 +1,62 @@
+"""Peak memory and training speed of a real model with an fp32, a bf16-autocast and a
+4-bit NF4 base, one process per configuration, on batches of the real corpus's lengths.
+
+Each configuration is a `visempar train` process (preflight skipped, no evaluation, no
+checkpoint) of N steps on DATA; peak RSS comes from the OS (`ru_maxrss` of the child),
+tokens/s from the run's own count over its training time. Why it matters: a laptop user
+with a 1-3B GGUF file may only fit its base in 4 bits.
+
+    .venv/bin/python benchmarks/bench_4bit.py --data runs/vlsp-split/train.txt [--model smollm2] [--steps 6]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+CONFIGS = {
+    "fp32": ["--set", "compute_dtype=float32", "--set", "load_in_4bit=false"],
+    "bf16 autocast": ["--set", "compute_dtype=bfloat16", "--set", "load_in_4bit=false"],
+    "4-bit NF4, bf16 compute": ["--set", "compute_dtype=bfloat16", "--set", "load_in_4bit=true"],
+}
+
+
+def run(name: str, args, extra: list[str]) -> dict:
+    out = tempfile.mkdtemp(prefix="bench4bit-")
+    cmd = [sys.executable, "-m", "visempar.cli", "train", "--model", args.model, "--data", args.data,
+           "--output-dir", f"{out}/run", "--max-steps", str(args.steps), "--skip-preflight",
+           "--set", "eval_steps=0", "--set", "save_steps=100000", "--set", "logging_steps=1",
+           "--set", "group_by_length=false", "--batch-size", str(args.batch), *extra]
+    log = open(f"{out}/log.txt", "w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TQDM_DISABLE": "1"})
+    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not a running max
+    log.close()
+    if status != 0:
+        raise SystemExit(f"{name} failed:\n{open(f'{out}/log.txt').read()[-3000:]}")
+    summary = json.loads(open(f"{out}/run/summary.json").read())
+    seconds = summary["train_seconds"]
+    return {"config": name, "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
+            "tokens": summary["tokens_seen"], "seconds": seconds,
+            "tokens_per_second": round(summary["tokens_seen"] / seconds, 1),
+            "loss": [summary["first_loss"], summary["last_loss"]]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="smollm2")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--steps", type=int, default=6)
+    ap.add_argument("--batch", type=int, default=8)
+    args = ap.parse_args()
+    rows = [run(name, args, extra) for name, extra in CONFIGS.items()]
+    print(f"{args.model}, {args.steps} steps of batch {args.batch} from {args.data}, one process each")
+    print(f"{'base':<26}{'peak RSS GiB':>13}{'tokens/s':>10}{'seconds':>9}  loss first -> last")
+    for r in rows:
+        print(f"{r['config']:<26}{r['peak_rss_gib']:>13}{r['tokens_per_second']:>10}{r['seconds']:>9}  "
+              f"{r['loss'][0]:.3f} -> {r['loss'][1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
