@@ -11,7 +11,8 @@ from click.testing import CliRunner
 from visempar.amr import format_graph, parse_graph, read_corpus
 from visempar.cli import main
 from visempar.eval.files import score_files
-from visempar.eval.smatch import (_SeededRandom, exact_match, reference_triples, score_corpus,
+from visempar.eval.exact import exact_match
+from visempar.eval.smatch import (_SeededRandom, reference_triples, score_corpus,
                                   score_pair)
 from tests.conftest import write
 

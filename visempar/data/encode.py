@@ -64,12 +64,6 @@ class Encoded:
     examples: list[Example]
     lengths: LengthReport
 
-    def dataset(self):
-        """A `datasets.Dataset` with the prompt-completion text beside the ids."""
-        from datasets import Dataset
-
-        return Dataset.from_list(self.rows)
-
 
 def encode_examples(examples: Sequence[Example], tokenizer, builder: PromptBuilder,
                     max_length: int, on_truncation: str = "exclude") -> Encoded:

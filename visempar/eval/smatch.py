@@ -26,6 +26,7 @@ import penman
 
 from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
+from visempar.eval.exact import exact_match
 from visempar.eval.fine import COMPONENTS, Triples, fine_counts, triple_total
 
 
@@ -82,8 +83,9 @@ def _spelling_free(triples: Triples) -> Triples:
 
 def kept_triples(source: str, result: str) -> tuple[int, int] | None:
     """How many of the triples the reference reads in `source` it also reads in `result`,
-    as (kept, total), under the best variable mapping (proven by branch and bound) and
-    with concept spelling ignored; None when the reference cannot read `source`."""
+    as (kept, total), under the best variable mapping that branch and bound finds (proven
+    optimal unless its search budget runs out, as `exact_match` reports) and with concept
+    spelling ignored; None when the reference cannot read `source`."""
     with _reference_scorer(_SeededRandom(0), 4) as (smatch, smatch_amr, _):
         src = _parse(smatch_amr, source, "b")
         out = _parse(smatch_amr, result, "a")
@@ -99,73 +101,6 @@ def kept_triples(source: str, result: str) -> tuple[int, int] | None:
             candidates, weights = smatch.compute_pool(*out, *src, "a", "b")
             matched, _ = exact_match(candidates, weights, matched)
     return min(matched, total), total  # a triple repeated in `result` is kept once
-
-
-def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
-                budget: int = 200_000) -> tuple[int, bool]:
-    """The optimal number of matched triples over injective node mappings, by branch and
-    bound on smatch's candidate pool and weights; (best, proven). `lower` is a known
-    score (the hill-climbing result); past `budget` expansions the best found so far is
-    returned with proven=False."""
-    n = len(candidates)
-    unary = {pair: w.get(-1, 0) for pair, w in weights.items()}
-    binary = {pair: [(k, v) for k, v in w.items() if k != -1] for pair, w in weights.items()}
-    options = [sorted(c, key=lambda j, i=i: -(unary.get((i, j), 0) + sum(
-        v for _, v in binary.get((i, j), ())))) for i, c in enumerate(candidates)]
-    order = sorted(range(n), key=lambda i: -max((unary.get((i, j), 0) + sum(
-        v for _, v in binary.get((i, j), ())) for j in options[i]), default=0))
-    mapping = [-1] * n
-    assigned = [False] * n
-    used: set[int] = set()
-    best, expansions = lower, 0
-
-    def gain(i: int, j: int) -> int:
-        return unary.get((i, j), 0) + sum(v for (k, l), v in binary.get((i, j), ())
-                                          if assigned[k] and mapping[k] == l)
-
-    def bound(pos: int) -> int:
-        total = 0
-        for i in order[pos:]:
-            top = 0
-            for j in options[i]:
-                if j in used:
-                    continue
-                g = unary.get((i, j), 0) + sum(
-                    v for (k, l), v in binary.get((i, j), ())
-                    if not assigned[k] or mapping[k] == l)
-                top = max(top, g)
-            total += top
-        return total
-
-    def search(pos: int, score: int) -> bool:
-        nonlocal best, expansions
-        expansions += 1
-        if expansions > budget:
-            return False
-        if score > best:
-            best = score
-        if pos == n or score + bound(pos) <= best:
-            return True
-        i = order[pos]
-        assigned[i] = True
-        complete = True
-        for j in options[i]:
-            if j in used:
-                continue
-            mapping[i] = j
-            used.add(j)
-            complete = search(pos + 1, score + gain(i, j)) and complete
-            used.discard(j)
-            mapping[i] = -1
-            if not complete:
-                break
-        if complete:
-            complete = search(pos + 1, score)
-        assigned[i] = False
-        return complete
-
-    proven = search(0, 0)
-    return best, proven
 
 
 def align_triples(a: Triples, b: Triples, *, restarts: int = 4, seed: int = 0) -> tuple[int, list[int]]:

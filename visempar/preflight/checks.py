@@ -36,7 +36,7 @@ LR_RANGES = {
 def optimizer_family(name: str) -> str:
     if "8bit" in name:
         return "adamw-8bit"
-    for family in ("adafactor", "sgd", "muon"):
+    for family in ("adafactor", "sgd"):  # muon's range serves the hint of a rate outside AdamW's
         if family in name:
             return family
     return "adamw"
