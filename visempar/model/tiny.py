@@ -72,16 +72,23 @@ def tiny_model_path(spec: TinySpec = TinySpec(), *, log=print) -> Path:
     """The directory of the tiny model for `spec`, built on first use."""
     docs = training_text()
     target = cache_root() / "models" / f"tiny-{_key(spec, docs)}"
-    if (target / "visempar-tiny.json").exists():
+    return cached_build(target, "visempar-tiny.json", lambda out: build_tiny(out, spec, docs, log=log))
+
+
+def cached_build(target: Path, marker: str, build) -> Path:
+    """`target`, built by `build(directory)` on first use: in a temporary directory beside
+    it, moved into place in one rename, so that a crash never leaves a half-built model
+    and two processes building at once both end with the one that won."""
+    if (target / marker).exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
     try:
-        build_tiny(tmp, spec, docs, log=log)
+        build(tmp)
         try:
             os.replace(tmp, target)
         except OSError:
-            if not (target / "visempar-tiny.json").exists():  # not a concurrent build that won
+            if not (target / marker).exists():  # not a concurrent build that won
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
