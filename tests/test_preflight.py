@@ -90,15 +90,21 @@ def test_a4_schedule_in_optimizer_steps_and_endless_warmup(tiny_model):
     assert "never ends" in status(bad, "config.schedule").reason
 
 
-def test_b1_broken_evaluation_path(tiny_model, monkeypatch):
-    import visempar.eval.generate as generation
+@pytest.mark.parametrize("where, name", [("visempar.eval.generate", "generate"),
+                                         ("visempar.eval.generate", "to_graph_result"),
+                                         ("visempar.eval.files", "score_texts")])
+def test_b1_broken_evaluation_path(tiny_model, monkeypatch, where, name):
+    """A bug anywhere on the evaluation path (generation, the way back to a graph, the
+    scorer) fails eval.path, naming the exception and where it was raised."""
+    import importlib
 
     def broken(*args, step=None, **kwargs):
         return step % 500  # the real bug: called without step
 
-    monkeypatch.setattr(generation, "generate", broken)
+    monkeypatch.setattr(importlib.import_module(where), name, broken)
     check = status(run(tiny_config(tiny_model)), "eval.path")
     assert check.status == FAIL and "TypeError" in check.reason and "B1" in check.fix
+    assert "(at test_preflight.py:" in check.reason          # the line that raised
 
 
 def test_b2_nan_producing_batch(tiny_model):
@@ -171,7 +177,8 @@ def test_cli_preflight_exit_codes_and_json(tiny_model, tmp_path):
     assert bad.exit_code == 1 and "data.lengths" in bad.output
     typo = CliRunner().invoke(main, ["preflight", "--model", tiny_model, "--set", "lora_rank=8"])
     assert typo.exit_code != 0 and "unknown key 'lora_rank'" in typo.output
-    assert PASS == "pass"
+    statuses = {c["id"]: c["status"] for c in json.loads(out.read_text())["checks"]}
+    assert len(statuses) >= 15 and set(statuses.values()) == {PASS}
 
 
 def test_bf16_compute_is_observed_under_autocast(tiny_model):

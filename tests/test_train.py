@@ -219,6 +219,10 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     with pytest.raises(RunError, match="no complete checkpoint"):
         (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").unlink()
         train(tiny_config(tiny_model, out, max_steps=3), resume=True)
+    (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").write_text('{"step": 3, "health": {"skipped_steps": 0}}')
+    forced = train(tiny_config(tiny_model, out, max_steps=4, learning_rate=1e-3), resume=True, force=True,
+                   log=lambda *_: None)
+    assert forced["status"] == "completed" and forced["resumed_from"] == "checkpoint-3" and forced["steps"] == 4
 
 
 def _nan_embedding(model, calls):
