@@ -8,8 +8,8 @@ real training graphs at the default limits (`benchmarks/bench_decode.py` prints 
 
 - nested: the same (role, concept) `chain_limit` times on the path from the root, as in
   `:mod(n / ngoài :mod(đ / để) :mod(n1 / ngoài :mod(...`;
-- siblings: the same subtree (role, concept and children, variables ignored) written
-  `sibling_limit` times under one parent.
+- siblings: the same subtree (role, concept and children, variables ignored; `:opN` and
+  `:sntN` as one role) written `sibling_limit` times under one parent.
 
 A loop carries the offset where its second occurrence starts: the text before it keeps one
 copy, and repair closes what is left open.
@@ -17,10 +17,12 @@ copy, and repair closes what is left open.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 CHAIN_LIMIT = 3
 SIBLING_LIMIT = 3
+_numbered = re.compile(r"^(:(?:op|snt))\d+$")  # `:op3 (đã) :op4 (đã)` repeats one item
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class GraphStream:
             self.loop = Loop("nested", same[1].start, f"{node.role or ''} {node.concept}".strip())
 
     def _close(self, node: _Node) -> None:
-        signature = (node.role, node.concept, tuple(sig for sig, _ in node.children))
+        signature = (_numbered.sub(r"\1", node.role or ""), node.concept, tuple(sig for sig, _ in node.children))
         if not self._stack:
             return
         parent = self._stack[-1]
