@@ -153,13 +153,7 @@ def decode(model, prompts: Sequence[list[int]], limits: Sequence[int], *, varian
     from transformers import DynamicCache
 
     device = next(model.parameters()).device
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, p in enumerate(prompts):
-        ids[row, width - len(p):] = torch.tensor(p)
-        mask[row, width - len(p):] = 1
-    ids, mask = ids.to(device), mask.to(device)
+    ids, mask = left_padded(prompts, pad_id, device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     cache = DynamicCache(config=model.config)
     logits = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
@@ -193,6 +187,19 @@ def decode(model, prompts: Sequence[list[int]], limits: Sequence[int], *, varian
                        past_key_values=cache, use_cache=True).logits[:, -1, :]
         position = position + 1
     return done  # type: ignore[return-value]
+
+
+def left_padded(prompts: Sequence[list[int]], pad_id: int, device):
+    """The prompts as one left-padded batch of ids, and its attention mask."""
+    import torch
+
+    width = max(len(p) for p in prompts)
+    ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(prompts), width), dtype=torch.long)
+    for row, p in enumerate(prompts):
+        ids[row, width - len(p):] = torch.tensor(p)
+        mask[row, width - len(p):] = 1
+    return ids.to(device), mask.to(device)
 
 
 def _choose(logits, do_sample: bool, temperature: float, top_p: float, generator):

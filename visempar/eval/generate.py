@@ -26,7 +26,7 @@ from visempar.amr.repair import repair
 from visempar.data.encode import prompt_ids
 from visempar.data.prompts import PromptBuilder
 from visempar.errors import VisemparError
-from visempar.eval.decode import Decoded, TokenBudget, decode
+from visempar.eval.decode import Decoded, TokenBudget, decode, left_padded
 
 
 class RunDirError(VisemparError, FileNotFoundError):
@@ -162,17 +162,12 @@ def _generate_fixed(model, tokenizer, prompts, max_new_tokens, num_beams, do_sam
     import torch
 
     pad, eos = tokenizer.pad_token_id, tokenizer.eos_token_id
-    width = max(len(p) for p in prompts)
-    ids = torch.full((len(prompts), width), pad, dtype=torch.long)
-    mask = torch.zeros((len(prompts), width), dtype=torch.long)
-    for row, p in enumerate(prompts):
-        ids[row, width - len(p):] = torch.tensor(p)
-        mask[row, width - len(p):] = 1
+    ids, mask = left_padded(prompts, pad, next(model.parameters()).device)
+    width = ids.shape[1]
     sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
     if do_sample:
         torch.manual_seed(seed)
-    device = next(model.parameters()).device
-    out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device),
+    out = model.generate(input_ids=ids, attention_mask=mask,
                          max_new_tokens=max_new_tokens, num_beams=num_beams, eos_token_id=eos,
                          pad_token_id=pad, use_cache=True, **sampling)
     rows = []
