@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import hashlib
+import importlib.util
 import json
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -86,6 +87,8 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     input_normalization: str = "spaces"
+    # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
+    report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +109,8 @@ class TrainConfig:
 # Settings that may change between an interrupted run and its resumption.
 VOLATILE_KEYS = frozenset({"output_dir", "cpu_threads", "logging_steps", "save_steps", "save_total_limit",
                            "select_best", "dev_smatch_examples",
-                           "generation_batch_size", "per_device_eval_batch_size", "tags"})
+                           "generation_batch_size", "per_device_eval_batch_size", "report_to", "tags"})
+TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "trackio": "trackio"}
 
 _CHOICES = {
     "variant": VARIANTS, "on_truncation": ("exclude", "refuse"), "graph_style": ("oneline", "vlsp"),
@@ -187,9 +191,22 @@ def validate(config: TrainConfig, where: str = "config", lines: dict[str, int] |
                           f"got {config.cpu_threads!r}")
     if not 0 <= config.lora_dropout < 1:
         raise ConfigError(f"{at('lora_dropout')}: lora_dropout must be in [0, 1), got {config.lora_dropout!r}")
+    for tracker in trackers(config):
+        if tracker not in TRACKERS:
+            raise ConfigError(f"{at('report_to')}: report_to must be none or some of "
+                              f"{', '.join(TRACKERS)}, got {tracker!r}")
+        if importlib.util.find_spec(TRACKERS[tracker]) is None:
+            raise ConfigError(f"{at('report_to')}: report_to: {tracker} needs the `{TRACKERS[tracker]}` "
+                              f"package, which is not installed (pip install {TRACKERS[tracker]})")
     if config.max_steps <= 0 and config.num_train_epochs <= 0:
         raise ConfigError(f"{at('num_train_epochs')}: set num_train_epochs > 0 or max_steps > 0")
     return config
+
+
+def trackers(config: TrainConfig) -> list[str]:
+    """The experiment trackers `report_to` names (none for `none`)."""
+    names = [t.strip() for t in str(config.report_to).split(",") if t.strip()]
+    return [] if names in ([], ["none"]) else names
 
 
 def from_mapping(values: dict[str, Any], where: str = "config",

@@ -9,6 +9,7 @@ restored afterwards, so `train` can reuse the stack.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 import tempfile
@@ -594,8 +595,9 @@ def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> 
     trainer = None
     try:
         monitor = HealthMonitor(config.max_bad_steps, 0, log=lambda *_: None)
+        untracked = dataclasses.replace(config, report_to="none")  # preflight is not the run
         trainer = (make_trainer_fn or make_trainer)(
-            config, p.stack, p.train.rows[: config.per_device_train_batch_size * batches],
+            untracked, p.stack, p.train.rows[: config.per_device_train_batch_size * batches],
             p.eval.rows[: max(2, config.per_device_eval_batch_size)], p.schedule, Path(tmp.name), monitor)
         pf.run("data.mask", lambda: check_label_mask(p, trainer))
         start = time.perf_counter()

@@ -22,7 +22,7 @@ from trl import SFTConfig, SFTTrainer
 from visempar.data.encode import Collator
 from visempar.model.build import Stack, set_adapter_dtype
 from visempar.model.device import ComputeDtypeProbe
-from visempar.config import TrainConfig
+from visempar.config import TrainConfig, trackers
 from visempar.train.health import HealthMonitor, TrainingHealthError
 from visempar.train.schedule import Schedule
 
@@ -216,7 +216,7 @@ def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFT
         bf16=bf16, fp16=False, use_cpu=not cuda,
         activation_checkpointing=False,  # the builder enabled it, after LoRA
         max_length=None, dataset_kwargs={"skip_prepare_dataset": True}, remove_unused_columns=False,
-        report_to="none", ddp_find_unused_parameters=False, dataloader_num_workers=0,
+        report_to=trackers(config) or "none", ddp_find_unused_parameters=False, dataloader_num_workers=0,
         # batches of similar lengths: less padding, the same examples per epoch
         **({"train_sampling_strategy": "group_by_length"} if config.group_by_length else {}),
         prediction_loss_only=True,  # evaluation needs the loss; gathering logits costs GBs
@@ -251,4 +251,7 @@ def make_trainer(config: TrainConfig, stack: Stack, train_rows, eval_rows, sched
         loss_head=loss_head(config.loss_head), dev_score=dev_score)
     trainer.remove_callback(ProgressCallback)
     trainer.add_callback(ReadableProgress())
+    for callback in trainer.callback_handler.callbacks:  # RUN/tensorboard, not RUN/checkpoints/runs
+        if type(callback).__name__ == "TensorBoardCallback":
+            callback.logging_dir = str(Path(output_dir).parent / "tensorboard")
     return trainer
