@@ -165,3 +165,22 @@ def test_killed_predict_process_resumes_identically(trained_run, tmp_path, sampl
     assert done.returncode == 0, done.stderr[-2000:]
     assert "from an earlier run" in done.stdout
     assert out.read_bytes() == straight.read_bytes()
+
+
+def test_mbr_over_samples_is_deterministic_and_picks_a_candidate(trained_run, tmp_path, sample_corpora):
+    from visempar.eval.generate import load_run
+    from visempar.eval.predict import predict
+
+    loaded = load_run(trained_run)
+    sentences = [e.sentence for e in sample_corpora["test"].examples[:6]]
+    greedy = predict(loaded, sentences)
+    first = predict(loaded, sentences, samples=2)
+    again = predict(loaded, sentences, samples=2)
+    assert [r.graph.triples for r in first.results] == [r.graph.triples for r in again.results]
+    assert first.decoding["samples"] == 2
+    assert first.decoding["tokens_generated"] > greedy.decoding["tokens_generated"]
+    assert sum(first.decoding["stopped_by"].values()) == 3 * len(sentences)
+    res = CliRunner().invoke(main, ["evaluate", "--metric", "smatch", "--run", str(trained_run), "--samples", "1",
+                                    "--json", str(tmp_path / "e.json")])
+    assert res.exit_code == 0, res.output
+    assert json.loads((tmp_path / "e.json").read_text())["generation"]["samples"] == 1

@@ -258,9 +258,11 @@ def format_(path, out_path, style, concepts, on_error):
               show_default=True,
               help="sentences: each prediction's #::snt must equal the gold's in normal form "
                    "(NFC, case, spacing, _, trailing punctuation); order: by position alone.")
+@click.option("--samples", type=int, default=0, show_default=True,
+              help="With --run: also N sampled generations per sentence, MBR-selected.")
 @JSON_OUT
 def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
-             normalize_concepts, align, json_out):
+             normalize_concepts, align, samples, json_out):
     """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
     With --metric fine, also the fine-grained components (see visempar/eval/fine.py).
@@ -273,7 +275,7 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
             raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
         return _evaluate_run(run_dir, data_path, out_dir, json_out, restarts=restarts, seed=seed,
                              fine=metric == "fine", exact=exact, normalize=normalize_concepts,
-                             align=align)
+                             align=align, samples=samples)
     if not (pred_path and gold_path):
         raise click.UsageError("give --predictions and --gold, or --run")
     from visempar.eval.files import score_files
@@ -637,8 +639,11 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
                    "(default: the run's input_normalization).")
 @click.option("--batch-size", type=int, help="Generation batch size (default: the run's).")
 @click.option("--resume", is_flag=True, help="Go on from OUTPUT.partial of an interrupted run.")
+@click.option("--samples", type=int, default=0, show_default=True,
+              help="Also N sampled generations per sentence; keep the candidate with the highest "
+                   "mean Smatch to the others (MBR).")
 @JSON_OUT
-def predict(run_dir, input_path, output_path, normalize_input, batch_size, resume, json_out):
+def predict(run_dir, input_path, output_path, normalize_input, batch_size, resume, samples, json_out):
     """Parse INPUT with a trained RUN into the challenge's submission format.
 
     Blocks are written as they are finished, to OUTPUT.partial; OUTPUT appears when all
@@ -656,13 +661,13 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
         with bar:
             preds, resumed = predict_file(loaded, sentences, output_path, resume=resume,
                                           normalization=normalize_input, batch_size=batch_size,
-                                          progress=step)
+                                          samples=samples, progress=step)
     except KeyboardInterrupt:
         raise click.ClickException(f"interrupted: the finished blocks are kept in {output_path}.partial; "
                                    "run the same command with --resume to go on") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    report = {**preds.report(), "resumed_blocks": resumed, "output": str(output_path)}
+    report = {**preds.report(), "samples": samples, "resumed_blocks": resumed, "output": str(output_path)}
     click.echo(f"{len(sentences)} blocks written to {output_path}"
                + (f" ({resumed} from an earlier run)" if resumed else "")
                + f"; {report['sentences_per_second']} sentences/s, {report['tokens_generated']} tokens, "

@@ -42,11 +42,17 @@ class Predictions:
                 **self.decoding, **path_counts(self.results)}
 
 
+SAMPLE_TEMPERATURE, SAMPLE_TOP_P = 0.7, 0.95  # for --samples when the run decodes greedily
+
+
 def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | None = None,
-            batch_size: int | None = None, stopping: bool = True, progress=None) -> Predictions:
+            batch_size: int | None = None, stopping: bool = True, samples: int = 0,
+            progress=None) -> Predictions:
     """Graphs for `sentences` (blank ones get the placeholder without generating). The
     prompt builder normalises each sentence as in training; `normalization` applies
-    another spelling rule first, on request."""
+    another spelling rule first, on request. With `samples`, that many sampled
+    generations join the run's own, and per sentence the candidate with the highest mean
+    Smatch to the others is kept (MBR, `visempar.eval.ensemble.select`)."""
     cfg = loaded.config
     extra = normalization if normalization and normalization != cfg.input_normalization else None
     todo = [i for i, s in enumerate(sentences) if s.strip()]
@@ -57,13 +63,29 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
                          stopping=stopping, do_sample=cfg.do_sample, num_beams=cfg.num_beams,
                          temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
                          compute_dtype=compute_dtype(cfg.compute_dtype), progress=progress)
+    runs = [generated] + [generate(
+        loaded.model, loaded.tokenizer, loaded.builder,
+        [normalize_sentence(sentences[i], extra) if extra else sentences[i] for i in todo],
+        batch_size=batch_size or cfg.generation_batch_size, budget=loaded.budget, stopping=stopping,
+        do_sample=True, temperature=cfg.temperature if cfg.do_sample else SAMPLE_TEMPERATURE,
+        top_p=cfg.top_p if cfg.do_sample else SAMPLE_TOP_P, seed=cfg.seed + k,
+        compute_dtype=compute_dtype(cfg.compute_dtype)) for k in range(1, samples + 1)]
     seconds = time.perf_counter() - start
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
-    for i, g in zip(todo, generated):
-        generations[i] = g.text
-        results[i] = to_graph_result(loaded.builder, g.text, cfg.concepts)
-    return Predictions(list(sentences), results, generations, seconds, generation_counts(generated))
+    for n, i in enumerate(todo):
+        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts) for run in runs]
+        best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
+        generations[i], results[i] = runs[best][n].text, candidates[best]
+    decoding = generation_counts([g for run in runs for g in run])
+    return Predictions(list(sentences), results, generations, seconds,
+                       {**decoding, "samples": samples} if samples else decoding)
+
+
+def _mbr(sentence: str, candidates: Sequence[Parsed], seed: int) -> int:
+    from visempar.eval.ensemble import Sentence, select
+
+    return select(Sentence(sentence, [c.graph for c in candidates]), seed).chosen
 
 
 def read_sentence_lines(path: str | Path) -> list[str]:
@@ -134,7 +156,7 @@ class PartialOutput:
 
 def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *, resume: bool = False,
                  normalization: str | None = None, batch_size: int | None = None, chunk: int | None = None,
-                 progress=None) -> tuple[Predictions, int]:
+                 samples: int = 0, progress=None) -> tuple[Predictions, int]:
     """`predict` in chunks of input order, each written as it is done (`PartialOutput`);
     returns the predictions made by this call and the blocks resumed from an earlier one.
     The chunks are the same whatever the resume point, so a resumed file equals one
@@ -146,7 +168,7 @@ def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *
     made = []
     for start in range(done, len(sentences), chunk):
         part = predict(loaded, sentences[start:start + chunk], normalization=normalization,
-                       batch_size=batch, progress=progress)
+                       batch_size=batch, samples=samples, progress=progress)
         out.append(submission_blocks(part))
         made.append(part)
     out.finish()
@@ -166,14 +188,14 @@ def _sum_counts(parts: Sequence[dict]) -> dict:
 
 def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, restarts: int = 4,
                  seed: int = 0, fine: bool = False, exact: bool = False, normalize: bool = False,
-                 align: str = "sentences", progress=None) -> dict:
+                 align: str = "sentences", samples: int = 0, progress=None) -> dict:
     """Predict the gold file's sentences, write them as a submission, and score that file
     exactly as `visempar evaluate --predictions` would."""
     from visempar.eval.files import score_files
 
     gold_path = Path(data) if data else sample_path("test")
     gold = read_corpus(gold_path)
-    preds = predict(loaded, [e.sentence or "" for e in gold.examples], progress=progress)
+    preds = predict(loaded, [e.sentence or "" for e in gold.examples], samples=samples, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_submission(out_dir / "predictions.txt", preds)
     report, extra = score_files(out_dir / "predictions.txt", gold_path, restarts=restarts, seed=seed,
