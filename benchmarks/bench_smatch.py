@@ -1,10 +1,14 @@
-"""Score 150 challenge-size pairs with visempar and with the `smatch` command line.
+"""`visempar evaluate` against the reference `smatch.py -f` on 150 pairs, as whole processes.
 
 Pairs come from ../shared/vlsp2025 when present (graphs of public-test size: 8+ nodes),
-else from the bundled sample. Both scorers read the same two files; wall time of each is
-printed, with the F1 each reports, and the cost of the fine-grained components. Run: .venv/bin/python benchmarks/bench_smatch.py
+else from the bundled sample. Both commands read the same two files; they run in
+alternation (paired, so machine noise hits both alike) and the median wall times and
+their ratio are printed, with the F1 each reports. In-process figures for `--exact` and
+the fine components follow. Run: .venv/bin/python benchmarks/bench_smatch.py [--runs N]
 """
 
+import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -16,9 +20,10 @@ from visempar.eval.files import score_files
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = ROOT.parent / "shared" / "vlsp2025" / "train_amr_1.txt"
+BIN = Path(sys.executable).parent
 
 
-def main(n: int = 150) -> None:
+def pair_files(tmp: Path, n: int) -> str:
     if REAL.exists():
         examples = [e for e in read_corpus(REAL) if len(e.graph.instances()) >= 8][: 2 * n]
         source = f"{REAL} (graphs of 8+ nodes)"
@@ -27,21 +32,42 @@ def main(n: int = 150) -> None:
         source = "data/sample/train.txt"
     gold, pred = examples[:n], examples[n: 2 * n]
     pred = [type(p)(g.sentence, p.graph) for p, g in zip(pred, gold)]  # other graph, same snt
-    tmp = Path(tempfile.mkdtemp())
     write_corpus(tmp / "gold.txt", gold)
     write_corpus(tmp / "pred.txt", pred)
-    print(f"{n} pairs from {source}")
-    for label, kwargs in (("visempar (reference search)", {}),
-                          ("visempar --exact", {"exact": True}),
-                          ("visempar --metric fine", {"fine": True})):
-        t = time.perf_counter()
-        report, _ = score_files(tmp / "pred.txt", tmp / "gold.txt", **kwargs)
-        print(f"{label:<30} {time.perf_counter() - t:7.3f} s   F1 {report.f1:.4f}")
-    t = time.perf_counter()
-    out = subprocess.run([sys.executable, "-m", "smatch", "--significant", "4", "-f", str(tmp / "pred.txt"),
-                          str(tmp / "gold.txt")], capture_output=True, text=True, check=True)
-    print(f"{'smatch command line':<30} {time.perf_counter() - t:7.3f} s   "
-          f"{out.stdout.strip()}")
+    return f"{len(gold)} pairs from {source}"
+
+
+def timed(command: list[str]) -> tuple[float, str]:
+    start = time.perf_counter()
+    out = subprocess.run(command, capture_output=True, text=True, check=True)
+    return time.perf_counter() - start, out.stdout
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", type=int, default=11)
+    parser.add_argument("--pairs", type=int, default=150)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp())
+    print(pair_files(tmp, args.pairs))
+    pred, gold = str(tmp / "pred.txt"), str(tmp / "gold.txt")
+    ours_cmd = [str(BIN / "visempar"), "evaluate", "--predictions", pred, "--gold", gold]
+    ref_cmd = [sys.executable, "-m", "smatch", "--significant", "4", "-f", pred, gold]
+    timed(ours_cmd), timed(ref_cmd)  # warm the file cache and the bytecode
+    ours, ref, ratios = [], [], []
+    for _ in range(args.runs):
+        (a, ours_out), (b, ref_out) = timed(ours_cmd), timed(ref_cmd)
+        ours.append(a), ref.append(b), ratios.append(a / b)
+    f1 = next(line for line in ours_out.splitlines() if line.startswith("F1") or "F1" in line)
+    print(f"visempar evaluate      median {statistics.median(ours):.3f} s   {f1.strip()}")
+    print(f"smatch.py -f           median {statistics.median(ref):.3f} s   {ref_out.strip()}")
+    print(f"ratio (paired median)  {statistics.median(ratios):.2f}x   "
+          f"(min {min(ratios):.2f}, max {max(ratios):.2f}, {args.runs} runs)")
+    for label, kwargs in (("in process, --exact", {"exact": True}),
+                          ("in process, --metric fine", {"fine": True})):
+        start = time.perf_counter()
+        report, _ = score_files(pred, gold, **kwargs)
+        print(f"{label:<26} {time.perf_counter() - start:7.3f} s   F1 {report.f1:.4f}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 import itertools
 import json
+import random
 import unicodedata
 
 import pytest
@@ -12,8 +13,8 @@ from visempar.amr import format_graph, parse_graph, read_corpus
 from visempar.cli import main
 from visempar.eval.files import score_files
 from visempar.eval.exact import exact_match
-from visempar.eval.smatch import (_SeededRandom, reference_triples, score_corpus,
-                                  score_pair)
+from visempar.eval.hillclimb import best_match
+from visempar.eval.smatch import reference_triples, score_corpus, score_pair
 from tests.conftest import write
 
 
@@ -22,6 +23,14 @@ def pairs(sample_corpora):
     graphs = [e.graph for c in sample_corpora.values() for e in c]
     return [(graphs[(i * 7 + 1) % len(graphs)] if i % 4 else graphs[i], graphs[i])
             for i in range(len(graphs))]
+
+
+class _SeededRandom(random.Random):
+    """A generator whose argument-less `seed()` (what smatch calls on every restart) does nothing."""
+
+    def seed(self, a=None, version=2):
+        if a is not None:
+            super().seed(a, version)
 
 
 def package_score(pred_text, gold_text, seed):
@@ -55,6 +64,58 @@ def test_corpus_figures_equal_the_package_summed_over_pairs(pairs):
     p, r, f = smatch.compute_f(*sums)
     assert (report.precision, report.recall, report.f1) == (round(p, 4), round(r, 4),
                                                             round(f, 4))
+
+
+def _package_match(a, b, seed):
+    saved = smatch.random
+    smatch.random = _SeededRandom(seed)
+    try:
+        mapping, matched = smatch.get_best_match(*a, *b, "a", "b")
+    finally:
+        smatch.random = saved
+        smatch.match_triple_dict.clear()
+    return list(mapping), matched
+
+
+def _assert_same_climb(texts_a, texts_b):
+    compared = 0
+    for k, (x, y) in enumerate(zip(texts_a, texts_b)):
+        a = reference_triples(x)
+        b = reference_triples(y)
+        b = ([(r, "b" + v[1:], c) for r, v, c in b[0]], [(r, "b" + v[1:], t) for r, v, t in b[1]],
+             [(r, "b" + u[1:], "b" + v[1:]) for r, u, v in b[2]])
+        ours = best_match(a, b, random.Random(k), restarts=4)
+        assert ours == _package_match(a, b, k), (k, x, y)
+        compared += 1
+    return compared
+
+
+EDGE_CASES = [  # self-loops, a node related to itself twice, repeated concepts, no match at all
+    ("(a / a :ARG0 a :ARG1 a)", "(b / a :ARG0 b :ARG1 (c / a :ARG0 c))"),
+    ("(x / x :op1 (y / x) :op2 (z / x) :op3 x)", "(x / x :op1 (y / x :op1 x) :op2 (z / x))"),
+    ("(p / p :polarity - :ARG0 (q / q :polarity -))", "(q / q :polarity - :ARG0 (p / p :polarity -))"),
+    ("(m / một)", "(h / hai :quant 2)"),
+]
+
+
+def test_hill_climbing_is_the_packages_step_for_step(pairs):
+    """Same mapping and count as `smatch.get_best_match` from the same seeded generator."""
+    texts = [format_graph(g, "oneline") for pair in pairs for g in pair]
+    a, b = zip(*EDGE_CASES)
+    assert _assert_same_climb(texts[::2] + list(a), texts[1::2] + list(b)) == len(pairs) + 4
+
+
+def test_hill_climbing_is_the_packages_on_real_graphs(vlsp_dir):
+    from visempar.amr.io import iter_blocks, read_text
+    from visempar.amr.repair import repair
+
+    texts = [e.text for e in read_corpus(vlsp_dir / "train_amr_1.txt")][:400]
+    assert _assert_same_climb(texts[:-1], texts[1:]) == 399
+    outputs = vlsp_dir.parent / "real-outputs"
+    raw, submitted = ([b.graph_text for b in iter_blocks(read_text(outputs / name))][:300]
+                      for name in ("winner_private_raw.txt", "winner_private_submitted.txt"))
+    repaired = [format_graph(repair(text, None).graph, "oneline") for text in raw]
+    assert _assert_same_climb(repaired, submitted) == 300
 
 
 def test_our_one_line_text_reads_as_the_original_file_text(vlsp_dir):

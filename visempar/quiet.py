@@ -2,7 +2,7 @@
 
 Each filter names one exact message, so anything new still shows:
 - bitsandbytes, at import on CPUs with AVX512-BF16, says it failed to load an optional CPU
-  4-bit kernel from the hub; visempar never runs 4-bit on CPU.
+  4-bit kernel from the hub; visempar turns that packed kernel off (`model.build`).
 - transformers 5 warns that `is_gradient_checkpointing` is deprecated, from inside its own
   code (the builder uses the new activation-checkpointing API).
 - transformers draws a "Loading weights" bar for every model load, and one for GGUF

@@ -99,6 +99,8 @@ def read_text(path: str | Path) -> str:
 
 def _depth(line: str) -> int:
     """Parenthesis balance of a line, ignoring parentheses inside quoted strings."""
+    if '"' not in line:
+        return line.count("(") - line.count(")")
     depth, in_string, escaped = 0, False, False
     for c in line:
         if in_string:

@@ -23,6 +23,7 @@ import bisect
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from penman.tree import Tree
 
@@ -30,20 +31,19 @@ from visempar.amr.errors import AMRSyntaxError
 
 _TOKEN_RE = re.compile(
     r"""
-    (?P<space>\s+)
-  | (?P<lparen>\()
+    (?P<lparen>\()
   | (?P<rparen>\))
   | (?P<string>"(?:[^"\\]|\\.)*")
   | (?P<role>:[^\s()"]*)
   | (?P<symbol>[^\s()"]+)
+  | (?P<unterminated>")
     """,
     re.VERBOSE,
 )
 MARKER_RE = re.compile(r"\*\d+")
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):
     kind: str  # lparen, rparen, string, role, symbol, slash
     text: str
     offset: int
@@ -51,19 +51,11 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Split graph text into tokens; an unterminated string is a located error."""
-    tokens: list[Token] = []
-    pos = 0
-    while pos < len(text):
-        m = _TOKEN_RE.match(text, pos)
-        if m is None:  # only an unmatched '"' gets here
-            raise _error_at(text, pos, "unterminated string (a '\"' is never closed)")
-        kind = m.lastgroup
-        if kind != "space":
-            value = m.group()
-            if kind == "symbol" and value == "/":
-                kind = "slash"
-            tokens.append(Token(kind, value, pos))
-        pos = m.end()
+    tokens = [Token("slash" if m.group() == "/" else m.lastgroup, m.group(), m.start())
+              for m in _TOKEN_RE.finditer(text)]  # whitespace is what no token matches
+    for tok in tokens:
+        if tok.kind == "unterminated":
+            raise _error_at(text, tok.offset, "unterminated string (a '\"' is never closed)")
     return tokens
 
 

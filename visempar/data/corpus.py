@@ -8,7 +8,6 @@ spelling (failure mode D8).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import unicodedata
@@ -94,6 +93,8 @@ class Split:
 
 
 def _rank(key: str, seed: int) -> str:
+    import hashlib  # only the split needs it; the scorer imports this module
+
     return hashlib.sha256(f"{seed}\0{key}".encode()).hexdigest()
 
 

@@ -39,7 +39,8 @@ from typing import Callable, Iterable
 
 import penman
 
-Triples = tuple[list, list, list]  # smatch's (instances, attributes, relations)
+from visempar.eval.hillclimb import Triples
+
 
 COMPONENTS = ("smatch", "unlabeled", "no_wsd", "concepts", "named_entities", "negation",
               "wikification", "reentrancies", "srl")

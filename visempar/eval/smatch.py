@@ -3,9 +3,10 @@
 The triples are the reference's own: each graph is written on one line and read by
 `smatch` 1.0.4's parser (TOP triple, `-of` inversion, `:mod` as inverted `:domain`,
 lower-casing, spaces deleted inside concepts, its handling of quotes). The alignment is
-its hill-climbing too, with what made it unreliable removed (failure modes C3, C5):
+its hill-climbing too (`visempar.eval.hillclimb`, step for step the package's, faster),
+with what made it unreliable removed (failure modes C3, C5):
 
-- its match cache is cleared for every pair, so a score never depends on earlier pairs;
+- nothing is cached between pairs, so a score never depends on earlier pairs;
 - its random restarts draw from a generator seeded per pair, so a file always gets the
   same score (the package re-seeds from the OS on every call);
 - an empty, garbage or unreadable prediction scores zero matched triples while its gold
@@ -17,7 +18,6 @@ from __future__ import annotations
 import io
 import math
 import random
-import statistics
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -28,32 +28,20 @@ from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
 from visempar.eval.exact import exact_match
 from visempar.eval.fine import COMPONENTS, Triples, fine_counts, triple_total
-
-
-class _SeededRandom(random.Random):
-    """A generator whose argument-less `seed()` (what smatch calls) does nothing."""
-
-    def seed(self, a=None, version=2):  # noqa: D102
-        if a is not None:
-            super().seed(a, version)
+from visempar.eval.hillclimb import best_match, candidate_pool
 
 
 @contextmanager
-def _reference_scorer(rng: random.Random, restarts: int):
-    """smatch's modules with a fixed generator, a clear cache and a captured error log."""
+def _reference_reader():
+    """The reference's parser (`amr`, shipped with `smatch`) and its captured error log."""
     import amr as smatch_amr
-    import smatch
 
-    saved = (smatch.random, smatch.iteration_num, smatch.ERROR_LOG, smatch_amr.ERROR_LOG)
-    log = io.StringIO()
-    smatch.random, smatch.iteration_num = rng, restarts + 1
-    smatch.ERROR_LOG = smatch_amr.ERROR_LOG = log
-    smatch.match_triple_dict.clear()
+    saved, log = smatch_amr.ERROR_LOG, io.StringIO()
+    smatch_amr.ERROR_LOG = log
     try:
-        yield smatch, smatch_amr, log
+        yield smatch_amr, log
     finally:
-        smatch.match_triple_dict.clear()
-        smatch.random, smatch.iteration_num, smatch.ERROR_LOG, smatch_amr.ERROR_LOG = saved
+        smatch_amr.ERROR_LOG = saved
 
 
 def _parse(smatch_amr, text: str, prefix: str):
@@ -71,7 +59,7 @@ def _parse(smatch_amr, text: str, prefix: str):
 def reference_triples(text: str):
     """(instances, attributes, relations) of one-line graph text as the reference reads it,
     or None when it cannot read it."""
-    with _reference_scorer(_SeededRandom(0), 0) as (_, smatch_amr, _):
+    with _reference_reader() as (smatch_amr, _):
         return _parse(smatch_amr, text, "a")
 
 
@@ -86,33 +74,26 @@ def kept_triples(source: str, result: str) -> tuple[int, int] | None:
     as (kept, total), under the best variable mapping that branch and bound finds (proven
     optimal unless its search budget runs out, as `exact_match` reports) and with concept
     spelling ignored; None when the reference cannot read `source`."""
-    with _reference_scorer(_SeededRandom(0), 4) as (smatch, smatch_amr, _):
+    with _reference_reader() as (smatch_amr, _):
         src = _parse(smatch_amr, source, "b")
         out = _parse(smatch_amr, result, "a")
-        if src is None:
-            return None
-        total = triple_total(src)
-        if out is None:
-            return 0, total
-        src, out = _spelling_free(src), _spelling_free(out)
-        _, matched = smatch.get_best_match(*out, *src, "a", "b")
-        if matched < total:  # prove it, or find the mapping the search missed
-            smatch.match_triple_dict.clear()
-            candidates, weights = smatch.compute_pool(*out, *src, "a", "b")
-            matched, _ = exact_match(candidates, weights, matched)
+    if src is None:
+        return None
+    total = triple_total(src)
+    if out is None:
+        return 0, total
+    src, out = _spelling_free(src), _spelling_free(out)
+    pool = candidate_pool(out, src)
+    _, matched = best_match(out, src, random.Random(0), 4, pool)
+    if matched < total:  # prove it, or find the mapping the search missed
+        matched, _ = exact_match(*pool, matched)
     return min(matched, total), total  # a triple repeated in `result` is kept once
 
 
 def align_triples(a: Triples, b: Triples, *, restarts: int = 4, seed: int = 0) -> tuple[int, list[int]]:
     """The reference's seeded hill-climbing between two graphs' triples (`reference_triples`):
     matched triples, and for each node of `a` the index of its node in `b` (-1: none)."""
-    rng = _SeededRandom(seed)
-    with _reference_scorer(rng, restarts) as (smatch, _, _):
-        a = ([("instance", f"a{v[1:]}", c) for _, v, c in a[0]], [(r, f"a{v[1:]}", t) for r, v, t in a[1]],
-             [(r, f"a{x[1:]}", f"a{y[1:]}") for r, x, y in a[2]])
-        b = ([("instance", f"b{v[1:]}", c) for _, v, c in b[0]], [(r, f"b{v[1:]}", t) for r, v, t in b[1]],
-             [(r, f"b{x[1:]}", f"b{y[1:]}") for r, x, y in b[2]])
-        mapping, matched = smatch.get_best_match(*a, *b, "a", "b")
+    mapping, matched = best_match(a, b, random.Random(seed), restarts)
     return matched, list(mapping)
 
 
@@ -160,20 +141,17 @@ def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
     pred_text, gold_text = texts
     gold_text = gold_text or format_graph(gold, "oneline")
     pair_seed = seed * 1_000_003 + index
-    rng = _SeededRandom(pair_seed)
     proven: list[bool] = []
-    with _reference_scorer(rng, restarts) as (smatch, smatch_amr, log):
 
-        def align(p: Triples, g: Triples) -> int:
-            rng.seed(pair_seed)
-            smatch.match_triple_dict.clear()
-            _, matched = smatch.get_best_match(*p, *g, "a", "b")
-            if exact:
-                candidates, weights = smatch.compute_pool(*p, *g, "a", "b")
-                matched, optimal = exact_match(candidates, weights, matched)
-                proven.append(optimal)
-            return matched
+    def align(p: Triples, g: Triples) -> int:
+        pool = candidate_pool(p, g)
+        _, matched = best_match(p, g, random.Random(pair_seed), restarts, pool)
+        if exact:
+            matched, optimal = exact_match(*pool, matched)
+            proven.append(optimal)
+        return matched
 
+    with _reference_reader() as (smatch_amr, log):
         gold_triples = _parse(smatch_amr, gold_text, "b")
         if gold_triples is None:
             raise CorpusError(f"gold graph {index + 1} cannot be read by the reference scorer "
@@ -239,13 +217,14 @@ def bootstrap_ci(scores: Sequence[PairScore], samples: int = 1000, seed: int = 0
     if not scores or samples <= 0:
         return (0.0, 0.0)
     rng = random.Random(seed)
-    matched, predicted, gold = ([getattr(s, k) for s in scores] for k in ("matched", "predicted", "gold"))
-    rows = range(len(scores))
+    counts = [(s.matched, s.predicted, s.gold) for s in scores]
+    width = (len(counts) * max(max(c) for c in counts)).bit_length() + 1
+    mask = (1 << width) - 1
+    packed = [m | p << width | g << 2 * width for m, p, g in counts]  # one sum adds all three
     f1s = []
     for _ in range(samples):
-        pick = rng.choices(rows, k=len(rows))
-        f1s.append(f_score(sum(map(matched.__getitem__, pick)), sum(map(predicted.__getitem__, pick)),
-                           sum(map(gold.__getitem__, pick)))[2])
+        total = sum(rng.choices(packed, k=len(packed)))
+        f1s.append(f_score(total & mask, total >> width & mask, total >> 2 * width)[2])
     f1s.sort()
     lo = f1s[max(0, math.floor((1 - level) / 2 * samples))]
     hi = f1s[min(samples - 1, math.ceil((1 + level) / 2 * samples) - 1)]
@@ -277,7 +256,7 @@ def score_corpus(preds: Sequence[penman.Graph | None], golds: Sequence[penman.Gr
         precision=round(p, 4), recall=round(r, 4), f1=round(f, 4), matched=m,
         predicted_triples=pt, gold_triples=gt, pairs=len(scores),
         invalid=sum(not s.valid for s in scores),
-        mean_sentence_f1=round(statistics.fmean(s.f1 for s in scores), 4) if scores else 0.0,
+        mean_sentence_f1=round(sum(s.f1 for s in scores) / len(scores), 4) if scores else 0.0,
         f1_ci95=bootstrap_ci(scores, bootstrap, seed), restarts=restarts, seed=seed, exact=exact,
         alignment=_describe_alignment(scores, restarts, seed, exact),
         per_sentence=[_row(s) for s in scores],
