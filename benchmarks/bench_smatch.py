@@ -19,19 +19,20 @@ from visempar.amr import read_corpus, write_corpus
 from visempar.eval.files import score_files
 
 ROOT = Path(__file__).resolve().parents[1]
-REAL = ROOT.parent / "shared" / "vlsp2025" / "train_amr_1.txt"
+REAL = [ROOT.parent / "shared" / "vlsp2025" / f"train_amr_{k}.txt" for k in (1, 2)]
 BIN = Path(sys.executable).parent
 
 
 def pair_files(tmp: Path, n: int) -> str:
-    if REAL.exists():
-        examples = [e for e in read_corpus(REAL) if len(e.graph.instances()) >= 8][: 2 * n]
-        source = f"{REAL} (graphs of 8+ nodes)"
+    if REAL[0].exists():
+        pool = [e for path in REAL for e in read_corpus(path) if len(e.graph.instances()) >= 8]
+        source = "../shared/vlsp2025 training files (graphs of 8+ nodes)"
     else:
-        examples = (read_corpus(ROOT / "data/sample/train.txt").examples * 2)[: 2 * n]
+        pool = read_corpus(ROOT / "data/sample/train.txt").examples
         source = "data/sample/train.txt"
-    gold, pred = examples[:n], examples[n: 2 * n]
-    pred = [type(p)(g.sentence, p.graph) for p, g in zip(pred, gold)]  # other graph, same snt
+    gold = [pool[i % len(pool)] for i in range(n)]
+    pred = [type(g)(g.sentence, pool[(i + n // 2 + 1) % len(pool)].graph)  # another graph, same snt
+            for i, g in enumerate(gold)]
     write_corpus(tmp / "gold.txt", gold)
     write_corpus(tmp / "pred.txt", pred)
     return f"{len(gold)} pairs from {source}"

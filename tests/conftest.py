@@ -39,14 +39,19 @@ def write(tmp_path: Path, name: str, text: str, newline: str = "\n") -> Path:
     return path
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_cpu_thread():
+    """torch runs on one CPU thread in every test (OMP_NUM_THREADS above covers subprocesses)."""
+    import torch
+
+    torch.set_num_threads(1)
+
+
 @pytest.fixture(scope="session")
 def tiny_model() -> str:
     """A tiny model with a short warm-up, built once per session (as `--model tiny` is)."""
-    import torch
-
     from visempar.model.tiny import TinySpec, tiny_model_path
 
-    torch.set_num_threads(1)
     return str(tiny_model_path(TinySpec(warmup_steps=40), log=lambda *_: None))
 
 

@@ -12,9 +12,9 @@ from click.testing import CliRunner
 from tests.conftest import tiny_config
 from visempar.cli import main
 from visempar.model.build import cpu_4bit_problem, linear4bit_layers
-from visempar.preflight.checks import FAIL, PASS, WARN, preflight
+from visempar.preflight.report import FAIL, PASS, WARN
+from visempar.preflight.run import preflight
 
-torch.set_num_threads(1)
 quiet = lambda *_: None  # noqa: E731
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available() and cpu_4bit_problem() is not None,

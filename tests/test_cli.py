@@ -28,6 +28,22 @@ def test_help_does_not_import_torch_or_transformers():
     assert "HEAVY []" in out
 
 
+def test_scoring_loads_only_the_scoring_commands(tmp_path, sample_corpora):
+    """`visempar evaluate` on files imports its own command module, not the training or
+    inference ones, nor torch: start-up is part of scoring as fast as the reference."""
+    from visempar.data.corpus import sample_path
+
+    gold = sample_path("test")
+    code = ("import sys; from visempar.cli import main\n"
+            f"try: main(['evaluate', '--predictions', {str(gold)!r}, '--gold', {str(gold)!r}])\n"
+            "except SystemExit: pass\n"
+            "print('LOADED', sorted(m for m in sys.modules if m.startswith('visempar.cli.') or m in "
+            "('torch', 'transformers', 'numpy', 'visempar.config')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "F1 1.0000" in out
+    assert "LOADED ['visempar.cli.common', 'visempar.cli.scoring']" in out
+
+
 def test_validate_exit_codes_and_messages(tmp_path):
     good, bad = write(tmp_path, "good.txt", GOOD), write(tmp_path, "bad.txt", BAD)
     ok = run("data", "validate", good)

@@ -11,7 +11,6 @@ import torch
 
 from tests.conftest import ROOT
 
-torch.set_num_threads(1)
 
 
 def _wheels():

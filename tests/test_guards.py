@@ -13,7 +13,6 @@ from transformers import TrainerCallback
 
 from tests.conftest import tiny_config
 
-torch.set_num_threads(1)
 quiet = lambda *_: None  # noqa: E731
 
 

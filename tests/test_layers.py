@@ -9,7 +9,7 @@ import visempar
 PACKAGE = Path(visempar.__file__).parent
 # lowest first; a module may import its own layer and the ones before it
 LAYERS = [
-    ["visempar", "visempar.errors", "visempar.quiet"],
+    ["visempar", "visempar.errors", "visempar.quiet", "visempar.reports"],
     ["visempar.amr"],
     ["visempar.data"],
     ["visempar.config"],

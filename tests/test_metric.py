@@ -2,6 +2,7 @@
 and dev Smatch give the same figures on the same texts, malformed ones included."""
 
 import json
+import os
 from pathlib import Path
 
 import evaluate
@@ -10,9 +11,9 @@ from click.testing import CliRunner
 
 import visempar
 from visempar.amr import format_graph
-from visempar.amr.io import iter_blocks, read_text
+from visempar.amr.io import iter_blocks, read_corpus, read_text
 from visempar.cli import main
-from visempar.eval.files import score_files
+from visempar.eval.files import score_files, score_texts
 
 METRIC = Path(visempar.__file__).parent / "eval" / "metric" / "vlsp_smatch.py"
 
@@ -91,9 +92,52 @@ def test_run_and_dev_smatch_score_their_output_like_the_files(metric, trained_ru
     gold_path.write_text("\n\n".join(f"#::snt {e.sentence}\n{e.text}" for e in golds) + "\n", encoding="utf-8")
     loaded = load_run(trained_run)
     monkeypatch.setattr("visempar.eval.predict.generate", fake)
-    summary = evaluate_run(loaded, gold_path, tmp_path / "eval")
+    summary = evaluate_run(loaded, read_corpus(gold_path), tmp_path / "eval")
     written = [b.graph_text for b in iter_blocks(read_text(tmp_path / "eval" / "predictions.txt"))]
     m = metric.compute(predictions=written, references=[e.text for e in golds])
     dev = dev_smatch(loaded.model, loaded.tokenizer, loaded.builder, golds, budget=64, batch_size=8)
     assert summary["f1"] == m["f1"] == dev["f1"]
     assert summary["invalid"] == m["invalid"] == 0                      # repair made every graph valid
+
+
+def test_two_processes_score_exactly_as_one(tmp_path, sample_corpora):
+    """Pairs scored in two forked workers give the same report, row for row, malformed
+    predictions included; a malformed gold graph in the worker's share is the same
+    located error as in one process."""
+    golds = (sample_corpora["test"].examples + sample_corpora["dev"].examples) * 2
+    texts = [format_graph(golds[(i + 3) % len(golds)].graph) for i in range(len(golds))]
+    for i, text in MALFORMED.items():
+        texts[i * 13] = text
+    texts[-1] = texts[-1][: len(texts[-1]) // 2]
+    pred, gold = files(tmp_path, [e.sentence for e in golds], texts, [format_graph(e.graph) for e in golds])
+    one, extra_one = score_files(pred, gold, fine=True, workers=1)
+    two, extra_two = score_files(pred, gold, fine=True, workers=2)
+    assert len(golds) >= 64 and one.invalid > 0 and extra_one["read_leniently"]
+    assert one.to_dict() == two.to_dict() and extra_one == extra_two
+    assert score_texts(texts, [format_graph(e.graph) for e in golds], workers=2)[0].to_dict() == \
+        score_texts(texts, [format_graph(e.graph) for e in golds], workers=1)[0].to_dict()
+    lines = gold.read_text(encoding="utf-8").split("\n")
+    last = max(i for i, line in enumerate(lines) if line.startswith("("))
+    lines[last] = "(x / x :ARG0"  # in the second half: the worker's share
+    gold.write_text("\n".join(lines), encoding="utf-8")
+    errors = []
+    for workers in (1, 2):
+        with pytest.raises(Exception) as caught:
+            score_files(pred, gold, workers=workers)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1] and f"{gold}:{last + 1}" in errors[0]
+
+
+def test_workers_are_forked_only_where_it_is_safe_and_pays():
+    import subprocess
+    import sys
+
+    code = ("import os\nfrom visempar.eval.parallel import default_workers\n"
+            "cores = len(os.sched_getaffinity(0))\n"
+            "print('BEFORE', default_workers(10), default_workers(100) == min(2, cores))\n"
+            "import torch\ntorch.ones(256, 256) @ torch.ones(256, 256)\n"
+            "print('AFTER', default_workers(100))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "OMP_NUM_THREADS": "2"}).stdout
+    assert "BEFORE 1 True" in out      # too few pairs to pay for a fork
+    assert "AFTER 1" in out            # torch's threads: a fork could deadlock

@@ -10,7 +10,6 @@ from visempar.cli import main
 from visempar.data.prompts import TASK1, TASK2, PromptBuilder, normalize_sentence
 from visempar.eval.generate import path_counts, to_graph_result
 
-torch.set_num_threads(1)
 MTUP = PromptBuilder("mtup")
 
 

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from tests.conftest import tiny_config
-from visempar.preflight.checks import FAIL, PASS, WARN, preflight
+from visempar.preflight.report import FAIL, PASS, WARN
+from visempar.preflight.run import preflight
 
-torch.set_num_threads(1)
 quiet = lambda *_: None  # noqa: E731
 
 

@@ -8,12 +8,10 @@ template, training, generation), not quality.
 import json
 
 import pytest
-import torch
 
 from tests.conftest import tiny_config
 from visempar.model.gguf import GGUFError, gguf_model_path
 
-torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="module")

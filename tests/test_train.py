@@ -19,7 +19,6 @@ from visempar.data.prompts import TASK2, PromptBuilder
 from visempar.config import ConfigError, load_config
 from visempar.train.schedule import plan
 
-torch.set_num_threads(1)
 
 
 def test_unknown_config_key_names_file_line_and_key(tmp_path):

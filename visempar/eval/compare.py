@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 from typing import Sequence
 
-from visempar.eval.smatch import SmatchReport, f_score
+from visempar.eval.smatch import SmatchReport
+from visempar.eval.triples import f_score
 
 
 def paired_bootstrap(a: SmatchReport, b: SmatchReport, samples: int = 1000, seed: int = 0) -> dict:

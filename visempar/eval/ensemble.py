@@ -30,7 +30,8 @@ from visempar.amr.format import format_graph
 from visempar.amr.io import iter_blocks, read_text
 from visempar.amr.repair import repair
 from visempar.eval.files import sentence_form
-from visempar.eval.smatch import align_triples, f_score, reference_triples
+from visempar.eval.smatch import align_triples, reference_triples
+from visempar.eval.triples import f_score
 
 Method = Literal["select", "merge"]
 
@@ -205,3 +206,34 @@ def wins(sentences: Sequence[Sentence], inputs: int) -> list[int]:
     """How many sentences took each input's graph (select) or pivot (merge)."""
     counts = Counter(s.chosen for s in sentences)
     return [counts.get(i, 0) for i in range(inputs)]
+
+
+def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Method = "select", *,
+                   align: str = "sentences", seed: int = 0, gold: str | Path | None = None) -> dict:
+    """Combine prediction files into `output` (written in one rename) and report what was
+    chosen; with `gold`, every input and the result are scored too."""
+    import time
+
+    from visempar.eval.files import score_files
+
+    if len(paths) < 2:
+        raise CorpusError("an ensemble needs at least two prediction files")
+    start = time.perf_counter()
+    sentences = combine(read_candidates(paths, align), method, seed)
+    seconds = time.perf_counter() - start
+    tmp = Path(f"{output}.partial")
+    tmp.write_text("\n\n".join(f"#::snt {s.text}\n{format_graph(s.graph)}" for s in sentences) + "\n",
+                   encoding="utf-8")
+    tmp.replace(output)
+    report = {"inputs": [str(p) for p in paths], "output": str(output), "method": method,
+              "sentences": len(sentences), "seconds": round(seconds, 2),
+              "wins": dict(zip(map(str, paths), wins(sentences, len(paths)))),
+              "per_sentence": [{"index": i, "sentence": s.text, "chosen": s.chosen,
+                                "agreement": [round(x, 4) for x in s.scores]} for i, s in enumerate(sentences)]}
+    if gold:
+        report["scores"] = {}
+        for path in [*paths, output]:
+            scored, _ = score_files(path, gold, seed=seed, align=align)
+            report["scores"][str(path)] = {"precision": scored.precision, "recall": scored.recall,
+                                           "f1": scored.f1, "invalid": scored.invalid}
+    return report

@@ -24,13 +24,15 @@ import penman
 
 from visempar.amr import parse_graph
 from visempar.amr.concepts import ConceptStyle, normalize_concepts, spelling_counts
+from visempar.amr.format import format_graph
 from visempar.amr.errors import AMRSyntaxError, CorpusError
-from visempar.amr.io import Block, Example, iter_blocks, parse_block, read_corpus, read_text
+from visempar.amr.io import Block, Corpus, Example, iter_blocks, parse_block, read_corpus, read_text
 from visempar.amr.lenient import as_read_from_file
 from visempar.amr.repair import repair
 from visempar.data.corpus import sentence_key
-from visempar.eval.fine import Triples
-from visempar.eval.smatch import SmatchReport, reference_triples, score_corpus
+from visempar.eval.triples import Triples
+from visempar.eval.parallel import in_parallel
+from visempar.eval.smatch import PairScore, SmatchReport, reference_triples, score_pair, summarize
 
 Align = Literal["sentences", "order"]
 
@@ -59,11 +61,6 @@ def read_prediction(text: str, block: Block | None = None, path: str = "<memory>
     return Prediction(text, graph, problem, reference_triples(as_read_from_file(text)), block)
 
 
-def read_predictions(path: str | Path) -> list[Prediction]:
-    """Every block of a prediction file, in order; a malformed graph is kept as a problem."""
-    return [read_prediction(b.graph_text, b, str(path)) for b in iter_blocks(read_text(path))]
-
-
 def sentence_form(sentence: str) -> str:
     """The form in which a prediction's sentence must equal the gold's: `sentence_key`
     without trailing punctuation."""
@@ -79,7 +76,7 @@ def gold_convention(golds) -> ConceptStyle:
     return "underscore" if counts["underscore"] > counts["space"] else "space"
 
 
-def check_alignment(preds: list[Prediction], golds: list[Example], pred_path: str,
+def check_alignment(preds: Sequence[Block], golds: Sequence[Block | Example], pred_path: str,
                     gold_path: str, align: Align = "sentences") -> dict:
     """Counts of sentences that equal the gold's exactly, only in normal form, or not at all;
     a real mismatch is an error unless `align="order"`."""
@@ -92,18 +89,18 @@ def check_alignment(preds: list[Prediction], golds: list[Example], pred_path: st
     counts = {"same": 0, "same_in_normal_form": 0, "different": 0, "missing": 0}
     first_different = None
     for i, (p, g) in enumerate(zip(preds, golds)):
-        if p.block.sentence is None or g.sentence is None:
+        if p.sentence is None or g.sentence is None:
             counts["missing"] += 1
-        elif p.block.sentence == g.sentence:
+        elif p.sentence == g.sentence:
             counts["same"] += 1
-        elif sentence_form(p.block.sentence) == sentence_form(g.sentence):
+        elif sentence_form(p.sentence) == sentence_form(g.sentence):
             counts["same_in_normal_form"] += 1
         else:
             counts["different"] += 1
             if first_different is None:
                 first_different = (
-                    f"block {i + 1} is misaligned: {pred_path}:{p.block.line} has sentence "
-                    f"{p.block.sentence!r} but {gold_path}:{g.line} has {g.sentence!r}")
+                    f"block {i + 1} is misaligned: {pred_path}:{p.line} has sentence "
+                    f"{p.sentence!r} but {gold_path}:{g.line} has {g.sentence!r}")
     if first_different and align == "sentences":
         raise CorpusError(f"{first_different} ({counts['different']} such blocks; pass "
                           "--align order to score by position regardless)")
@@ -113,48 +110,27 @@ def check_alignment(preds: list[Prediction], golds: list[Example], pred_path: st
 def score_texts(predictions: Sequence[str], references: Sequence[str], *, restarts: int = 4,
                 seed: int = 0, exact: bool = False, normalize: bool = False, fine: bool = False,
                 bootstrap: int = 1000, gold_graphs: Sequence[penman.Graph] | None = None,
-                parsed: Sequence[Prediction] | None = None) -> tuple[SmatchReport, dict]:
+                workers: int | None = None) -> tuple[SmatchReport, dict]:
     """The one way visempar scores: graph texts as files hold them, the i-th prediction
     against the i-th reference, each read as the reference scorer reads it.
 
     The CLI on files, `evaluate --run`, the `evaluate` metric, dev Smatch in training and
     preflight all come here. A prediction the reference reads is scored with exactly its
     triples (listed as read leniently when visempar's strict reader refuses it); one it
-    cannot read counts as empty, its gold triples still counted. `gold_graphs` and
-    `parsed` skip reading again what a caller has already read.
+    cannot read counts as empty, its gold triples still counted. `gold_graphs` skips
+    reading again what a caller has already read; pairs are scored in `workers`
+    processes as `score_corpus` does.
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
-    preds = list(parsed) if parsed is not None else [read_prediction(t) for t in predictions]
-    golds = list(gold_graphs) if gold_graphs is not None else [_gold(t, i) for i, t in enumerate(references)]
-    graphs = []
-    for p in preds:  # a leniently read prediction's graph serves the fine components
-        graphs.append(p.graph if p.graph is not None else
-                      repair(p.text, None).graph if p.readable else None)
-    respelled = 0
-    if normalize:
-        style = gold_convention(golds)
-        for i, graph in enumerate(graphs):
-            if graph is not None:
-                new = normalize_concepts(graph, style)
-                respelled += sum((Counter(t.target for t in graph.instances())
-                                  - Counter(t.target for t in new.instances())).values())
-                graphs[i] = new
-    texts = [(None if normalize else as_read_from_file(p.text), as_read_from_file(g))
-             for p, g in zip(preds, references)]
-    report = score_corpus(graphs, golds, problems=[None if p.readable else p.problem for p in preds],
-                          restarts=restarts, seed=seed, exact=exact, fine=fine, texts=texts,
-                          bootstrap=bootstrap,
-                          pred_triples=None if normalize else [p.triples for p in preds])
-    for row, p in zip(report.per_sentence, preds):
-        if p.readable and p.problem:
-            row["read_leniently"] = p.problem
-    extra = {"normalize_concepts": normalize, "concepts_respelled": respelled,
-             "read_leniently": [{"index": r["index"], "reason": r["read_leniently"]}
-                                for r in report.per_sentence if "read_leniently" in r],
-             "invalid_predictions": [{"index": r["index"], "problem": r["problem"]}
-                                     for r in report.per_sentence if not r["valid"]]}
-    return report, extra
+    golds = gold_graphs
+    if golds is None and normalize:  # the gold convention needs every gold graph first
+        golds = [_gold(t, i) for i, t in enumerate(references)]
+    return _score(len(predictions), lambda i: read_prediction(predictions[i]),
+                  (lambda i: golds[i]) if golds is not None else (lambda i: _gold(references[i], i)),
+                  references, restarts=restarts, seed=seed, exact=exact, fine=fine,
+                  bootstrap=bootstrap, workers=workers,
+                  style=gold_convention(golds) if normalize else None)
 
 
 def _gold(text: str, index: int) -> penman.Graph:
@@ -164,22 +140,72 @@ def _gold(text: str, index: int) -> penman.Graph:
         raise CorpusError(f"reference {index + 1} is not a valid graph: {e}") from None
 
 
-def score_files(pred_path: str | Path, gold_path: str | Path, *, restarts: int = 4,
+def _score(n: int, read_pred, read_gold, references: Sequence[str], *, restarts: int, seed: int,
+           exact: bool, fine: bool, bootstrap: int, workers: int | None,
+           style: ConceptStyle | None) -> tuple[SmatchReport, dict]:
+    """Read and score each pair (`read_pred(i)`, `read_gold(i)`) in `workers` processes,
+    then the corpus figures. With `style`, predictions are respelled to it first."""
+
+    def one(i: int) -> tuple[PairScore, str | None, int]:
+        pred, gold = read_pred(i), read_gold(i)
+        graph = (pred.graph if pred.graph is not None  # a leniently read one serves `fine`
+                 else repair(pred.text, None).graph if pred.readable else None)
+        respelled = 0
+        if style and graph is not None:
+            new = normalize_concepts(graph, style)
+            respelled = sum((Counter(t.target for t in graph.instances())
+                             - Counter(t.target for t in new.instances())).values())
+            graph = new
+        score = score_pair(graph, gold, index=i, restarts=restarts, seed=seed,
+                           exact=exact, fine=fine, problem=None if pred.readable else pred.problem,
+                           texts=(None if style else as_read_from_file(pred.text),
+                                  as_read_from_file(references[i])),
+                           pred_triples=None if style else pred.triples)
+        return score, (pred.problem if pred.readable else None), respelled
+
+    scored = in_parallel(one, n, workers)
+    report = summarize([s for s, _, _ in scored], restarts=restarts, seed=seed, exact=exact,
+                       bootstrap=bootstrap, fine=fine)
+    for row, (_, lenient, _) in zip(report.per_sentence, scored):
+        if lenient:
+            row["read_leniently"] = lenient
+    extra = {"normalize_concepts": style is not None, "concepts_respelled": sum(r for _, _, r in scored),
+             "read_leniently": [{"index": r["index"], "reason": r["read_leniently"]}
+                                for r in report.per_sentence if "read_leniently" in r],
+             "invalid_predictions": [{"index": r["index"], "problem": r["problem"]}
+                                     for r in report.per_sentence if not r["valid"]]}
+    return report, extra
+
+
+def score_files(pred_path: str | Path, gold_path: str | Path | Corpus, *, restarts: int = 4,
                 seed: int = 0, exact: bool = False, normalize: bool = False,
-                fine: bool = False, align: Align = "sentences") -> tuple[SmatchReport, dict]:
-    """Smatch of a prediction file against a gold file (`score_texts` on their blocks),
-    plus what was done to get it."""
-    gold = read_corpus(gold_path)  # gold must be valid: an error names its line
-    preds = read_predictions(pred_path)
-    sentences = check_alignment(preds, gold.examples, str(pred_path), str(gold_path), align)
-    report, scored = score_texts([p.text for p in preds], [g.text for g in gold.examples],
-                                 restarts=restarts, seed=seed, exact=exact, normalize=normalize,
-                                 fine=fine, gold_graphs=[g.graph for g in gold.examples], parsed=preds)
+                fine: bool = False, align: Align = "sentences",
+                workers: int | None = None) -> tuple[SmatchReport, dict]:
+    """Smatch of a prediction file against a gold file, or a gold corpus already read,
+    plus what was done to get it. As `score_texts` on their blocks, with each graph read
+    in the worker that scores it; a malformed gold graph is an error naming its line."""
+    if isinstance(gold_path, Corpus) or normalize:  # the gold convention needs every graph first
+        corpus = gold_path if isinstance(gold_path, Corpus) else read_corpus(gold_path)
+        golds, gold_path = corpus.examples, corpus.path
+        gold_texts = [g.text or format_graph(g.graph) for g in golds]
+        read_gold = lambda i: golds[i].graph  # noqa: E731
+    else:
+        golds = list(iter_blocks(read_text(gold_path)))
+        if not golds:
+            raise CorpusError(f"{gold_path}: no sentence/graph blocks found (empty file?)")
+        gold_texts = [b.graph_text for b in golds]
+        read_gold = lambda i: parse_block(golds[i], str(gold_path))[0].graph  # noqa: E731
+    preds = list(iter_blocks(read_text(pred_path)))
+    sentences = check_alignment(preds, golds, str(pred_path), str(gold_path), align)
+    style = gold_convention([read_gold(i) for i in range(len(golds))]) if normalize else None
+    report, scored = _score(len(preds), lambda i: read_prediction(preds[i].graph_text, preds[i], str(pred_path)),
+                            read_gold, gold_texts, restarts=restarts, seed=seed, exact=exact, fine=fine,
+                            bootstrap=1000, workers=workers, style=style)
     for row, p in zip(report.per_sentence, preds):
-        row["line"] = p.block.line
-        row["sentence"] = p.block.sentence
+        row["line"] = p.line
+        row["sentence"] = p.sentence
     for listed in scored["read_leniently"] + scored["invalid_predictions"]:
-        listed["line"] = preds[listed["index"]].block.line
+        listed["line"] = preds[listed["index"]].line
     extra = {"predictions": str(pred_path), "gold": str(gold_path), "align": align,
              "sentences": sentences, **scored}
     return report, extra

@@ -39,7 +39,7 @@ from typing import Callable, Iterable
 
 import penman
 
-from visempar.eval.hillclimb import Triples
+from visempar.eval.triples import Triples, f_score, triple_total
 
 
 COMPONENTS = ("smatch", "unlabeled", "no_wsd", "concepts", "named_entities", "negation",
@@ -147,10 +147,6 @@ COUNTED: dict[str, Callable[[penman.Graph], Counter]] = {
     "wikification": wikification}
 
 
-def triple_total(triples: Triples) -> int:
-    return sum(map(len, triples))
-
-
 def fine_counts(pred: penman.Graph | None, gold: penman.Graph, pred_triples: Triples | None,
                 gold_triples: Triples, align: Callable[[Triples, Triples], int]
                 ) -> dict[str, tuple[int, int, int]]:
@@ -174,3 +170,15 @@ def fine_counts(pred: penman.Graph | None, gold: penman.Graph, pred_triples: Tri
         p = count(pred) if pred is not None else Counter()
         out[name] = (sum((p & g).values()), sum(p.values()), sum(g.values()))
     return {name: out[name] for name in COMPONENTS}
+
+
+def fine_totals(scores) -> dict[str, dict]:
+    """Corpus-level (micro) precision, recall and F1 of each component, from pair scores
+    (`smatch.PairScore`) that hold their `fine` counts."""
+    out = {}
+    for name in COMPONENTS:
+        m, p, g = (sum(s.fine[name][k] for s in scores) for k in range(3))
+        prec, rec, f = f_score(m, p, g)
+        out[name] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f, 4),
+                     "matched": m, "predicted": p, "gold": g}
+    return out

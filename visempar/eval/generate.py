@@ -258,6 +258,3 @@ def run_budget(run_dir: Path, config) -> TokenBudget:
     fitted = json.loads(stored.read_text()).get("token_budget", {}) if stored.exists() else {}
     return TokenBudget.from_config(config.max_new_tokens, config.max_length, fitted.get("ratio"))
 
-
-def write_report(path: Path, payload: dict) -> None:
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

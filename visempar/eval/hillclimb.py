@@ -18,7 +18,8 @@ from __future__ import annotations
 import random
 from collections import defaultdict
 
-Triples = tuple[list, list, list]  # smatch's (instances, attributes, relations), "a0"-style names
+from visempar.eval.triples import Triples
+
 Pair = tuple[int, int]
 Weights = dict[Pair, dict]  # smatch's weight_dict: pair -> {-1: unary, pair: binary}
 

@@ -18,13 +18,13 @@ from typing import Sequence
 
 from visempar.amr.format import format_graph
 from visempar.amr.errors import CorpusError
-from visempar.amr.io import read_corpus, read_text
+from visempar.amr.io import Corpus, read_text
 from visempar.amr.repair import repair
-from visempar.data.corpus import sample_path
 from visempar.data.prompts import normalize_sentence
 from visempar.eval.generate import (Loaded, Parsed, generate, generation_counts, path_counts,
-                                    to_graph_result, write_report)
+                                    to_graph_result)
 from visempar.model.device import compute_dtype
+from visempar.reports import write_json
 
 
 @dataclass
@@ -144,10 +144,8 @@ class PartialOutput:
         self._commit()
 
     def _commit(self) -> None:
-        tmp = self.index.with_name(self.index.name + ".tmp")
-        tmp.write_text(json.dumps({"input": self.input, "blocks": self.blocks,
-                                   "bytes": self.partial.stat().st_size}), encoding="utf-8")
-        os.replace(tmp, self.index)
+        write_json(self.index, {"input": self.input, "blocks": self.blocks,
+                                "bytes": self.partial.stat().st_size}, indent=None)
 
     def finish(self) -> None:
         os.replace(self.partial, self.output)
@@ -186,19 +184,17 @@ def _sum_counts(parts: Sequence[dict]) -> dict:
             "stopped_by": dict(stopped.most_common())}
 
 
-def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, restarts: int = 4,
+def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int = 4,
                  seed: int = 0, fine: bool = False, exact: bool = False, normalize: bool = False,
                  align: str = "sentences", samples: int = 0, progress=None) -> dict:
-    """Predict the gold file's sentences, write them as a submission, and score that file
-    exactly as `visempar evaluate --predictions` would."""
+    """Predict the gold corpus's sentences, write them as a submission, and score that
+    file exactly as `visempar evaluate --predictions` would."""
     from visempar.eval.files import score_files
 
-    gold_path = Path(data) if data else sample_path("test")
-    gold = read_corpus(gold_path)
     preds = predict(loaded, [e.sentence or "" for e in gold.examples], samples=samples, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_submission(out_dir / "predictions.txt", preds)
-    report, extra = score_files(out_dir / "predictions.txt", gold_path, restarts=restarts, seed=seed,
+    report, extra = score_files(out_dir / "predictions.txt", gold, restarts=restarts, seed=seed,
                                 fine=fine, exact=exact, normalize=normalize, align=align)
     rows = report.per_sentence
     for row, e, r, text in zip(rows, gold.examples, preds.results, preds.generations):
@@ -209,13 +205,13 @@ def evaluate_run(loaded: Loaded, data: str | Path | None, out_dir: Path, *, rest
         for row in rows:
             writer.writerow([row["index"], row["line"], row["f1"], row["matched"], row["predicted"],
                              row["gold"], row["path"], ";".join(row["repairs"]), row["sentence"]])
-    summary = {"run": str(loaded.run_dir), "gold": str(gold_path), "variant": loaded.config.variant,
+    summary = {"run": str(loaded.run_dir), "gold": gold.path, "variant": loaded.config.variant,
                "precision": report.precision, "recall": report.recall, "f1": report.f1,
                "f1_ci95": report.f1_ci95, "mean_sentence_f1": report.mean_sentence_f1,
                "invalid": report.invalid, "read_leniently": len(extra["read_leniently"]),
                "alignment": report.alignment, "generation": preds.report()}
     if fine:
         summary["fine"] = report.fine
-    write_report(out_dir / "per_sentence.json", {"summary": summary, "per_sentence": rows})
-    write_report(out_dir / "summary.json", summary)
+    write_json(out_dir / "per_sentence.json", {"summary": summary, "per_sentence": rows})
+    write_json(out_dir / "summary.json", summary)
     return summary

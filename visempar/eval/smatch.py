@@ -27,8 +27,10 @@ import penman
 from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
 from visempar.eval.exact import exact_match
-from visempar.eval.fine import COMPONENTS, Triples, fine_counts, triple_total
+from visempar.eval.fine import fine_counts, fine_totals
 from visempar.eval.hillclimb import best_match, candidate_pool
+from visempar.eval.parallel import in_parallel
+from visempar.eval.triples import Triples, f_score, triple_total
 
 
 @contextmanager
@@ -113,13 +115,6 @@ class PairScore:
     @property
     def f1(self) -> float:
         return f_score(self.matched, self.predicted, self.gold)[2]
-
-
-def f_score(matched: int, predicted: int, gold: int) -> tuple[float, float, float]:
-    """Precision, recall and F1 from triple counts (0 where undefined), as the reference."""
-    p = matched / predicted if predicted else 0.0
-    r = matched / gold if gold else 0.0
-    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
 
 
 def score_pair(pred: penman.Graph | None, gold: penman.Graph, *, index: int = 0,
@@ -236,18 +231,30 @@ def score_corpus(preds: Sequence[penman.Graph | None], golds: Sequence[penman.Gr
                  seed: int = 0, exact: bool = False, bootstrap: int = 1000,
                  fine: bool = False,
                  texts: Sequence[tuple[str | None, str | None]] | None = None,
-                 pred_triples: Sequence[Triples | None] | None = None) -> SmatchReport:
+                 pred_triples: Sequence[Triples | None] | None = None,
+                 workers: int | None = None) -> SmatchReport:
     """Micro-averaged Smatch over every pair; `None` predictions count as empty graphs.
     With `fine`, also the corpus-level components of `visempar.eval.fine`; `texts` and
-    `pred_triples` as in `score_pair`, one per graph pair."""
+    `pred_triples` as in `score_pair`, one per graph pair. Pairs are scored in `workers`
+    processes (None: `parallel.default_workers`); each pair has its own seed, so the
+    figures are the same whatever the number."""
     if len(preds) != len(golds):
         raise ValueError(f"{len(preds)} predictions for {len(golds)} gold graphs")
     problems = problems or [None] * len(preds)
     texts = texts or [(None, None)] * len(preds)
     pred_triples = pred_triples or [None] * len(preds)
-    scores = [score_pair(p, g, index=i, restarts=restarts, seed=seed, exact=exact,
-                         problem=problems[i], fine=fine, texts=texts[i], pred_triples=pred_triples[i])
-              for i, (p, g) in enumerate(zip(preds, golds))]
+
+    def score(i: int) -> PairScore:
+        return score_pair(preds[i], golds[i], index=i, restarts=restarts, seed=seed, exact=exact,
+                          problem=problems[i], fine=fine, texts=texts[i], pred_triples=pred_triples[i])
+
+    return summarize(in_parallel(score, len(preds), workers), restarts=restarts, seed=seed,
+                     exact=exact, bootstrap=bootstrap, fine=fine)
+
+
+def summarize(scores: Sequence[PairScore], *, restarts: int = 4, seed: int = 0, exact: bool = False,
+              bootstrap: int = 1000, fine: bool = False) -> SmatchReport:
+    """The corpus figures of scored pairs (micro-averaged, with the bootstrap interval)."""
     m = sum(s.matched for s in scores)
     pt = sum(s.predicted for s in scores)
     gt = sum(s.gold for s in scores)
@@ -268,14 +275,3 @@ def _row(score: PairScore) -> dict:
     if score.fine is None:
         del row["fine"]
     return row
-
-
-def fine_totals(scores: Sequence[PairScore]) -> dict[str, dict]:
-    """Corpus-level (micro) precision, recall and F1 of each fine-grained component."""
-    out = {}
-    for name in COMPONENTS:
-        m, p, g = (sum(s.fine[name][k] for s in scores) for k in range(3))
-        prec, rec, f = f_score(m, p, g)
-        out[name] = {"precision": round(prec, 4), "recall": round(rec, 4), "f1": round(f, 4),
-                     "matched": m, "predicted": p, "gold": g}
-    return out

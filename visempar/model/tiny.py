@@ -27,6 +27,7 @@ from visempar.amr.io import read_corpus
 from visempar.amr.variables import strip_variables
 from visempar.data.corpus import sample_path
 from visempar.data.prompts import INSTRUCTIONS, TASK1, TASK2
+from visempar.reports import write_json
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
 BUILDER_VERSION = "1"
@@ -177,6 +178,6 @@ def build_tiny(out: Path, spec: TinySpec, docs: list[str], *, log=print) -> None
             "warmup_loss_first": losses[0] if losses else None,
             "warmup_loss_last": losses[-1] if losses else None,
             "build_seconds": round(time.perf_counter() - start, 1)}
-    (out / "visempar-tiny.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(out / "visempar-tiny.json", meta)
     log(f"tiny model ready: {meta['parameters']:,} parameters, warm-up loss "
         f"{meta['warmup_loss_first']:.2f} -> {meta['warmup_loss_last']:.2f}, {meta['build_seconds']} s")

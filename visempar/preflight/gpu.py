@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from visempar.reports import write_atomic
+
 NO_CUDA = 2
 
 
@@ -42,17 +44,11 @@ class Assertions:
 
 
 def environment() -> dict:
-    import importlib.metadata as md
-
     import torch
 
-    versions = {}
-    for name in ("torch", "transformers", "trl", "peft", "accelerate", "bitsandbytes", "datasets",
-                 "smatch", "penman", "evaluate"):
-        try:
-            versions[name] = md.version(name)
-        except md.PackageNotFoundError:
-            versions[name] = None
+    from visempar.preflight.config_checks import package_versions
+
+    versions = package_versions()
     cuda = torch.cuda.is_available()
     return {"python": sys.version.split()[0], "versions": versions, "cuda": cuda,
             "device": torch.cuda.get_device_name(0) if cuda else "cpu",
@@ -71,9 +67,12 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
     """Preflight, train, predict and evaluate one variant; returns its figures."""
     import torch
 
+    from visempar.amr.io import read_corpus
+    from visempar.data.corpus import sample_path
     from visempar.eval.generate import load_run
     from visempar.eval.predict import evaluate_run
-    from visempar.preflight.checks import preflight, trainable
+    from visempar.preflight.model_checks import trainable
+    from visempar.preflight.run import preflight
     from visempar.config import load_config
     from visempar.train.run import train
     from visempar.train.trainer import make_trainer
@@ -132,7 +131,7 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
 
     loaded = load_run(out / variant)
     start = time.perf_counter()
-    scored = evaluate_run(loaded, None, out / variant / "eval", restarts=1)
+    scored = evaluate_run(loaded, read_corpus(sample_path("test")), out / variant / "eval", restarts=1)
     eval_s = time.perf_counter() - start
     generated = scored["generation"]
     asserts.check(f"{variant}.evaluate", 0.0 <= scored["f1"] <= 1.0 and generated["sentences"] > 0,
@@ -181,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
                 asserts.check(f"{variant}.crashed", False, f"{type(err).__name__}: {err}")
     report = {"environment": env, "assertions": asserts.rows, "failed": asserts.failed,
               "figures": figures}
-    Path(args.out).write_text(json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8")
+    write_atomic(args.out, json.dumps(report, indent=2, default=str) + "\n")
     print(f"gpu-check: {len(asserts.rows) - len(asserts.failed)} of {len(asserts.rows)} assertions "
           f"passed or skipped; report in {args.out}", flush=True)
     return 1 if asserts.failed else 0

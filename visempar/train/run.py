@@ -25,6 +25,7 @@ from visempar.eval.decode import TokenBudget
 from visempar.errors import VisemparError
 from visempar.model.build import Stack, build_stack
 from visempar.config import TrainConfig, load_config, save_config
+from visempar.reports import write_json
 from visempar.train.schedule import Schedule, plan
 
 EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
@@ -183,7 +184,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
           log=print) -> dict:
     """Train one run; returns its summary (also written to summary.json)."""
     from visempar.train.health import HealthMonitor, TrainingHealthError
-    from visempar.train.trainer import COMPLETE, MetricsWriter, make_trainer, selects_best, write_atomic
+    from visempar.train.trainer import COMPLETE, MetricsWriter, make_trainer, selects_best
 
     run_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config)
     checkpoint = start_run(config, run_dir, resume=resume, force=force, overwrite=overwrite, log=log)
@@ -241,7 +242,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
         "last_checkpoint": complete_checkpoints(run_dir)[-1].name if complete_checkpoints(run_dir) else None,
     }
     if main:
-        write_atomic(run_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
+        write_json(run_dir / "summary.json", summary)
         if metrics.exists():
             plot_curves(metrics, run_dir / "curve.png")
     summary["run_dir"] = str(run_dir)
@@ -270,17 +271,15 @@ def start_run(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, 
 
 def write_run_info(config: TrainConfig, run_dir: Path, prepared: Prepared) -> None:
     """config.yaml and run.json: what the run is, written before its first step."""
-    from visempar.train.trainer import write_atomic
-
     run_dir.mkdir(parents=True, exist_ok=True)
     save_config(config, run_dir / "config.yaml")
-    write_atomic(run_dir / "run.json", json.dumps({
+    write_json(run_dir / "run.json", {
         "config_hash": config.hash(), "model_path": prepared.stack.model_path,
         "quantized": prepared.stack.quantized, "compute_dtype": prepared.stack.compute_dtype,
         "build_order": prepared.stack.steps, "world_size": world_size(),
         "schedule": prepared.schedule.to_dict(), "token_budget": prepared.budget.to_dict(),
         "train_lengths": prepared.train.lengths.to_dict(),
-        "eval_lengths": prepared.eval.lengths.to_dict()}, indent=2) + "\n")
+        "eval_lengths": prepared.eval.lengths.to_dict()})
 
 
 def dev_scorer(config: TrainConfig, prepared: Prepared):

@@ -11,7 +11,6 @@ that `--resume` would trust.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,19 +22,11 @@ from visempar.data.encode import Collator
 from visempar.model.build import Stack, set_adapter_dtype
 from visempar.model.device import ComputeDtypeProbe
 from visempar.config import TrainConfig, trackers
+from visempar.reports import write_json
 from visempar.train.health import HealthMonitor, TrainingHealthError
 from visempar.train.schedule import Schedule
 
 COMPLETE = "visempar-complete.json"
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 class VisemparTrainer(SFTTrainer):
@@ -156,8 +147,8 @@ class VisemparTrainer(SFTTrainer):
             dist.barrier()
         if self.args.should_save:
             folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-            write_atomic(folder / COMPLETE, json.dumps(
-                {"step": self.state.global_step, "health": self.monitor.state.to_dict()}) + "\n")
+            write_json(folder / COMPLETE, {"step": self.state.global_step,
+                                           "health": self.monitor.state.to_dict()}, indent=None)
 
 
 class MetricsWriter(TrainerCallback):

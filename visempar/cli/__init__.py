@@ -1,0 +1,57 @@
+"""The `visempar` command line: one module per group of commands, loaded when called.
+
+Start-up imports click and this file only: `visempar evaluate` loads the scoring module
+and never the training one, and torch/transformers load only inside the commands that
+run a model. `COMMANDS` is the table of contents.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+COMMANDS = {  # name: (module under visempar.cli, function)
+    "data": ("data", "data"),
+    "evaluate": ("scoring", "evaluate"),
+    "compare": ("scoring", "compare"),
+    "ensemble": ("scoring", "ensemble"),
+    "repair": ("scoring", "repair"),
+    "preflight": ("training", "preflight"),
+    "train": ("training", "train"),
+    "predict": ("inference", "predict"),
+    "export": ("inference", "export"),
+}
+
+
+class Main(click.Group):
+    """Commands imported on first use; every expected failure (`VisemparError`, or an OS
+    error on a named file) ends as one `Error: ...` line and exit code 1, and anything
+    else, a bug, keeps its traceback."""
+
+    def list_commands(self, ctx):
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx, name):
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name]
+        return getattr(importlib.import_module(f"visempar.cli.{module}"), attr)
+
+    def invoke(self, ctx):
+        from visempar.errors import VisemparError
+
+        try:
+            return super().invoke(ctx)
+        except VisemparError as e:
+            raise click.ClickException(str(e)) from None
+        except OSError as e:
+            if e.filename is None:
+                raise
+            raise click.ClickException(f"{e.filename}: {e.strerror or e}") from None
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="visempar")
+def main() -> None:
+    """visempar: Vietnamese AMR parsing (VLSP 2025 format) with LoRA fine-tuning."""

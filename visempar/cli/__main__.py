@@ -1,0 +1,5 @@
+import sys
+
+from visempar.cli import main
+
+sys.exit(main())

@@ -1,0 +1,67 @@
+"""`visempar predict` and `visempar export`: a trained run put to use."""
+
+from __future__ import annotations
+
+import click
+
+from visempar.cli.common import JSON_OUT, load_run, progress, stops, write_report
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(), required=True)
+@click.option("--input", "input_path", type=click.Path(), required=True,
+              help="One sentence per line (the challenge's test files).")
+@click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
+              help="Submission file: a #::snt + graph block per input line, in order.")
+@click.option("--normalize-input", type=click.Choice(["none", "spaces", "lower"]),
+              help="Input spelling: `spaces` turns word-segmentation `_` into spaces "
+                   "(default: the run's input_normalization).")
+@click.option("--batch-size", type=int, help="Generation batch size (default: the run's).")
+@click.option("--resume", is_flag=True, help="Go on from OUTPUT.partial of an interrupted run.")
+@click.option("--samples", type=int, default=0, show_default=True,
+              help="Also N sampled generations per sentence; keep the candidate with the highest "
+                   "mean Smatch to the others (MBR).")
+@JSON_OUT
+def predict(run_dir, input_path, output_path, normalize_input, batch_size, resume, samples, json_out):
+    """Parse INPUT with a trained RUN into the challenge's submission format.
+
+    Blocks are written as they are finished, to OUTPUT.partial; OUTPUT appears when all
+    are done. After a crash, Ctrl-C or SIGTERM, --resume goes on where it stopped.
+    """
+    import signal
+
+    from visempar.eval.predict import predict_file, read_sentence_lines
+
+    sentences = read_sentence_lines(input_path)
+    loaded = load_run(run_dir)
+    bar, step = progress(sum(1 for s in sentences if s.strip()), "parsing", rate=True)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        with bar:
+            preds, resumed = predict_file(loaded, sentences, output_path, resume=resume,
+                                          normalization=normalize_input, batch_size=batch_size,
+                                          samples=samples, progress=step)
+    except KeyboardInterrupt:
+        raise click.ClickException(f"interrupted: the finished blocks are kept in {output_path}.partial; "
+                                   "run the same command with --resume to go on") from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    report = {**preds.report(), "samples": samples, "resumed_blocks": resumed, "output": str(output_path)}
+    click.echo(f"{len(sentences)} blocks written to {output_path}"
+               + (f" ({resumed} from an earlier run)" if resumed else "")
+               + f"; {report['sentences_per_second']} sentences/s, {report['tokens_generated']} tokens, "
+               f"stopped by {stops(report['stopped_by'])}; outputs {report['paths']}, "
+               f"needed repair {report['needed_repair']}")
+    write_report(json_out, report)
+
+
+@click.command()
+@click.option("--run", "run_dir", type=click.Path(), required=True)
+@click.option("--merge", "out_dir", type=click.Path(file_okay=False), required=True,
+              help="Directory for the merged model (HF format, with the tokenizer).")
+def export(run_dir, out_dir):
+    """Merge a run's adapter into its base model and save it in HF format."""
+    loaded = load_run(run_dir, merged=True)
+    loaded.model.save_pretrained(out_dir)
+    loaded.tokenizer.save_pretrained(out_dir)
+    click.echo(f"merged model written to {out_dir}")

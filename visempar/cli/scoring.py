@@ -1,0 +1,212 @@
+"""`visempar evaluate`, `compare`, `ensemble` and `repair`: prediction files and scores."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, stops, write_report
+
+
+@click.command()
+@click.option("--metric", type=click.Choice(["smatch", "fine"]), default="smatch", show_default=True,
+              help="`fine`: Smatch plus the components of Damonte et al. (2017): unlabeled, "
+                   "no WSD, concepts, named entities, negation, wikification, "
+                   "re-entrancies, SRL.")
+@click.option("--predictions", "pred_path", type=click.Path(),
+              help="Predicted graphs, one block per gold block, in the same order.")
+@click.option("--gold", "gold_path", type=click.Path(),
+              help="Gold graphs in the VLSP block format.")
+@click.option("--run", "run_dir", type=click.Path(),
+              help="Parse the gold file's sentences with this trained run, then score.")
+@click.option("--data", "data_path", type=click.Path(),
+              help="With --run: the gold file (default: the sample test split).")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False),
+              help="With --run: where predictions and reports go (default RUN/eval).")
+@click.option("--restarts", type=int, default=4, show_default=True,
+              help="Random restarts of the hill-climbing alignment (the reference uses 4).")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the restarts and of the bootstrap: same files, same score.")
+@click.option("--exact", is_flag=True,
+              help="Also prove each alignment optimal by branch and bound (the reference's "
+                   "hill-climbing can miss the optimum).")
+@click.option("--normalize-concepts", is_flag=True,
+              help="Respell multi-word concepts of the predictions to the gold convention.")
+@ALIGN
+@click.option("--samples", type=int, default=0, show_default=True,
+              help="With --run: also N sampled generations per sentence, MBR-selected.")
+@JSON_OUT
+def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
+             normalize_concepts, align, samples, json_out):
+    """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
+
+    With --metric fine, also the fine-grained components (see visempar/eval/fine.py).
+
+    Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
+    triples and is listed. Misaligned files are an error.
+    """
+    scoring = dict(restarts=restarts, seed=seed, fine=metric == "fine", exact=exact,
+                   normalize=normalize_concepts, align=align)
+    if run_dir:
+        if pred_path or gold_path:
+            raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
+        return _evaluate_run(run_dir, data_path, out_dir, json_out, samples=samples, **scoring)
+    if not (pred_path and gold_path):
+        raise click.UsageError("give --predictions and --gold, or --run")
+    from visempar.eval.files import score_files
+
+    report, extra = score_files(pred_path, gold_path, **scoring)
+    lo, hi = report.f1_ci95
+    click.echo(f"Smatch  P {report.precision:.4f}  R {report.recall:.4f}  F1 {report.f1:.4f}  "
+               f"(95% CI {lo:.4f}-{hi:.4f}, {report.pairs} pairs)")
+    click.echo(f"triples matched {report.matched}, predicted {report.predicted_triples}, "
+               f"gold {report.gold_triples}; mean sentence F1 {report.mean_sentence_f1:.4f}")
+    sentences = extra["sentences"]
+    if sentences["same_in_normal_form"] or sentences["different"]:
+        click.echo(f"sentences differing from the gold only in normal form: "
+                   f"{sentences['same_in_normal_form']}"
+                   + (f"; truly different (scored by position, --align order): "
+                      f"{sentences['different']}" if sentences["different"] else ""))
+    click.echo(f"read leniently (the reference reads them; visempar's strict reader does not): "
+               f"{len(extra['read_leniently'])}")
+    for row in extra["read_leniently"][:5]:
+        click.echo(f"  block {row['index'] + 1} (line {row['line']}): {row['reason']}")
+    click.echo(f"invalid predictions (the reference cannot read them; scored as empty): "
+               f"{report.invalid}")
+    for bad in extra["invalid_predictions"][:10]:
+        click.echo(f"  block {bad['index'] + 1} (line {bad['line']}): {bad['problem']}")
+    if normalize_concepts:
+        click.echo(f"concepts respelled to the gold convention: {extra['concepts_respelled']}")
+    click.echo(f"alignment: {report.alignment}")
+    _echo_fine(report.fine)
+    write_report(json_out, {"metric": metric, **extra, **report.to_dict()})
+
+
+def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
+    from visempar.amr import read_corpus
+    from visempar.data.corpus import sample_path
+    from visempar.eval.predict import evaluate_run
+
+    gold = read_corpus(data_path or sample_path("test"))  # before the model loads: fail fast
+    loaded = load_run(run_dir)
+    out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
+    bar, step = progress(len(gold), "parsing")
+    with bar:
+        summary = evaluate_run(loaded, gold, out, progress=step, **scoring)
+    lo, hi = summary["f1_ci95"]
+    gen = summary["generation"]
+    click.echo(f"Smatch  P {summary['precision']:.4f}  R {summary['recall']:.4f}  F1 {summary['f1']:.4f}  "
+               f"(95% CI {lo:.4f}-{hi:.4f}, {gen['sentences']} sentences, {summary['variant']})")
+    click.echo(f"outputs: {gen['paths']}; needed repair {gen['needed_repair']} "
+               f"({gen['repair_kinds']}); invalid after repair {summary['invalid']}")
+    click.echo(f"generation {gen['sentences_per_second']} sentences/s, {gen['tokens_generated']} tokens, "
+               f"stopped by {stops(gen['stopped_by'])}; reports in {out}/")
+    _echo_fine(summary.get("fine"))
+    write_report(json_out, summary)
+
+
+def _echo_fine(fine: dict | None) -> None:
+    """The fine-grained components as a table (micro P/R/F1 and triple or item counts)."""
+    if not fine:
+        return
+    from visempar.eval.fine import LABELS
+
+    click.echo(f"{'component':<16} {'P':>6} {'R':>6} {'F1':>6}  {'matched':>7} {'pred':>6} {'gold':>6}")
+    for name, row in fine.items():
+        click.echo(f"{LABELS[name]:<16} {row['precision']:>6.4f} {row['recall']:>6.4f} "
+                   f"{row['f1']:>6.4f}  {row['matched']:>7} {row['predicted']:>6} {row['gold']:>6}")
+    repeated = [fine["smatch"][k] - fine["no_wsd"][k] for k in ("predicted", "gold")]
+    if any(repeated):
+        click.echo(f"Smatch counts repeated triples as the reference does ({repeated[0]} predicted, "
+                   f"{repeated[1]} gold); the other components count each distinct triple once.")
+
+
+@click.command()
+@click.argument("a_path", metavar="A")
+@click.argument("b_path", metavar="B")
+@click.option("--gold", "gold_path", required=True, help="Gold file in the same block format.")
+@ALIGN
+@click.option("--samples", type=int, default=1000, show_default=True, help="Bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@JSON_OUT
+def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
+    """Is prediction file A better than B? Paired bootstrap over the sentences.
+
+    Prints each file's corpus Smatch F1, the difference A - B with its 95% interval, and
+    p: the share of resamples in which A does not beat B.
+    """
+    from visempar.amr import read_corpus
+    from visempar.eval.compare import paired_bootstrap
+    from visempar.eval.files import score_files
+
+    gold = read_corpus(gold_path)
+    a, _ = score_files(a_path, gold, seed=seed, align=align)
+    b, _ = score_files(b_path, gold, seed=seed, align=align)
+    result = paired_bootstrap(a, b, samples=samples, seed=seed)
+    lo, hi = result["ci"]
+    click.echo(f"A {a_path}: F1 {a.f1:.4f}")
+    click.echo(f"B {b_path}: F1 {b.f1:.4f}")
+    click.echo(f"A - B = {result['delta']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}), p = {result['p']:.4f} "
+               f"(share of {samples} paired resamples of {result['sentences']} sentences where A does not "
+               f"beat B); better sentences: A {result['sentences_a_better']}, B {result['sentences_b_better']}")
+    write_report(json_out, {"a": str(a_path), "b": str(b_path), "gold": str(gold_path), **result})
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, metavar="PRED...")
+@click.option("--output", "out_path", required=True, help="The combined submission file.")
+@click.option("--method", type=click.Choice(["select", "merge"]), default="select", show_default=True)
+@ALIGN
+@click.option("--gold", "gold_path", help="Also score every input and the result against this gold.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@JSON_OUT
+def ensemble(paths, out_path, method, align, gold_path, seed, json_out):
+    """Combine prediction files of the same sentences into one submission.
+
+    Each graph is repaired first. `select`: per sentence, the candidate with the highest
+    mean Smatch to the others (MBR). `merge`: Graphene-style voting over aligned triples,
+    each candidate tried as the pivot. Deterministic; blocks keep the first file's order.
+    """
+    from visempar.eval.ensemble import ensemble_files
+
+    if len(paths) < 2:
+        raise click.UsageError("give at least two prediction files")
+    report = ensemble_files(paths, out_path, method, align=align, seed=seed, gold=gold_path)
+    click.echo(f"{report['sentences']} sentences, {len(paths)} inputs, {method}, "
+               f"{report['seconds']:.1f} s -> {out_path}")
+    for path, n in report["wins"].items():
+        click.echo(f"  {path}: {'chosen' if method == 'select' else 'pivot'} for {n} sentences")
+    for path, scored in report.get("scores", {}).items():
+        click.echo(f"  Smatch of {path}: F1 {scored['f1']:.4f} (P {scored['precision']:.4f}, "
+                   f"R {scored['recall']:.4f}, invalid {scored['invalid']})")
+    write_report(json_out, report)
+
+
+@click.command()
+@click.argument("in_path", type=click.Path())
+@click.argument("out_path", type=click.Path(dir_okay=False))
+@click.option("--concepts", type=click.Choice(["keep", "space", "underscore"]),
+              default="space", show_default=True, help="Spelling of multi-word concepts.")
+@JSON_OUT
+def repair(in_path, out_path, concepts, json_out):
+    """Turn every graph of IN_PATH (model output, block format) into a valid graph.
+
+    Sentences and block order are kept; each change is reported. Graphs written without
+    variables get their bare references restored. The report says how many of the
+    triples the reference scorer reads in the input survived (up to variable names and
+    concept spelling).
+    """
+    from visempar.eval.repair_file import repair_file
+
+    report = repair_file(in_path, out_path, None if concepts == "keep" else concepts)
+    kept, total = report["readable_triples"]["kept"], report["readable_triples"]["total"]
+    click.echo(f"{report['graphs']} graphs written to {out_path}; {report['repaired']} repaired, "
+               f"{report['without_graph']} without any graph")
+    click.echo(f"the reference reads {report['readable_inputs']} of {report['graphs']} inputs; their "
+               f"triples kept: {kept} of {total}" + (f" ({kept / total:.1%})" if total else ""))
+    click.echo(f"bare references restored: {report['restored_references']} "
+               f"(in {report['graphs_with_restored_references']} graphs)")
+    for kind, n in report["kinds"].items():
+        click.echo(f"  {kind}: {n}")
+    write_report(json_out, report)

@@ -1,0 +1,171 @@
+"""Checks that take real steps: forward, backward and optimizer steps at the peak LR on
+real batches (finite loss and grad norm, a gradient for and movement of every trainable
+tensor), the precision the base layers really computed in during them, and the evaluation
+path (A1, B1, B2, C1)."""
+
+from __future__ import annotations
+
+import math
+
+from visempar.preflight.model_checks import trainable
+from visempar.preflight.report import FAIL, Check, fail, ok, warn
+
+MOVED_FRACTION = 0.5
+
+
+def _lora_pairs(names):
+    return {n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") for n in names if "lora_" in n}
+
+
+def check_precision(prepared, trainer) -> Check:
+    """The dtype the base layers computed in during the real steps, against the config."""
+    want = prepared.stack.compute_dtype
+    got = sorted(trainer.observed_compute_dtype - {"unobserved"})
+    details = {"expected": want, "observed": got}
+    if not got:
+        return warn("no LoRA-wrapped layer ran, so the compute dtype was not observed", "", details)
+    if got != [want]:
+        return fail(f"the base layers computed in {', '.join(got)} during the training steps, "
+                    f"but compute_dtype resolved to {want}",
+                    "bf16 must come from autocast (SFTConfig bf16) over fp32 trainable tensors", details)
+    how = "under bf16 autocast" if want == "bfloat16" else "in fp32"
+    held = sorted({str(p.dtype).replace("torch.", "") for p in trainable(prepared.stack.model).values()})
+    return ok(f"base layers computed {how} in the training steps; trainable tensors stay "
+              f"{', '.join(held)}", details)
+
+
+def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
+    """Forward/backward and optimizer steps at the peak LR on real batches, under the
+    trainer's own autocast (what `accelerator.prepare` wraps the forward in): did every
+    trainable tensor get a gradient, and did every one move?"""
+    params = trainable(trainer.model)
+    before = {n: p.detach().clone() for n, p in params.items()}
+    peak = prepared.schedule.lr_at["peak"]
+    stepped = _take_steps(prepared, trainer, params, peak, steps)
+    if isinstance(stepped, tuple):
+        return stepped
+    grad_check, no_grad = _gradient_check(params, stepped, steps)
+    return grad_check, _movement_check(params, before, peak, no_grad, steps)
+
+
+def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
+    """`{"losses", "grad_norms", "got_grad"}` after `steps` optimizer steps at `peak`, or
+    the pair of failed checks when a step fails."""
+    import torch
+
+    model = trainer.model
+    got_grad: dict[str, bool] = {n: False for n in params}
+    trainer.create_optimizer_and_scheduler(num_training_steps=prepared.schedule.total_steps)
+    optimizer = trainer.optimizer
+    for group in optimizer.param_groups:
+        group["lr"] = peak
+    trainer.current_gradient_accumulation_steps = 1
+    losses, norms = [], []
+    loader = iter(trainer.get_train_dataloader())
+    for step in range(steps):
+        batch = next(loader)
+        index = batch["index"].tolist()
+        items = trainer._get_num_items_in_batch([batch], trainer.args.device)
+        skipped = trainer._nonfinite
+        try:
+            with trainer.accelerator.autocast():
+                loss = trainer.training_step(model, batch, items)
+        except RuntimeError as err:
+            if "does not require grad" not in str(err):
+                raise
+            return (Check("", FAIL, f"backward failed: no trainable tensor received a gradient ({err})",
+                          "apply LoRA before activation checkpointing, non-reentrant (A3)"),
+                    Check("", FAIL, "not run: the backward pass failed"))
+        if trainer._nonfinite > skipped:  # the trainer keeps NaN out of its sums; report it here
+            trainer._nonfinite = skipped
+            loss = torch.tensor(float("nan"))
+        losses.append(float(loss))
+        if not math.isfinite(float(loss)):
+            return (fail(f"non-finite loss {float(loss)} at step {step + 1} on examples {index}",
+                         "inspect those examples; lower the LR; never clamp NaN to zero",
+                         {"losses": [str(x) for x in losses]}),
+                    Check("", FAIL, "not run: the forward pass failed"))
+        for n, p in params.items():
+            if p.grad is not None and torch.count_nonzero(p.grad).item() > 0:
+                got_grad[n] = True
+        norm = float(torch.nn.utils.clip_grad_norm_(list(params.values()), trainer.args.max_grad_norm))
+        norms.append(norm)
+        if not math.isfinite(norm):
+            return (fail(f"non-finite gradient norm at step {step + 1} on examples {index}",
+                         "lower the LR; check the data; use fp32 trainable tensors",
+                         {"losses": losses, "grad_norms": [str(x) for x in norms]}),
+                    Check("", FAIL, "not run: the backward pass failed"))
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    return {"losses": losses, "grad_norms": norms, "got_grad": got_grad}
+
+
+def _gradient_check(params: dict, stepped: dict, steps: int) -> tuple[Check, list[str]]:
+    """LoRA B starts at zero, so A's first gradient is zero: judged per module, over the steps."""
+    got_grad, losses, norms = stepped["got_grad"], stepped["losses"], stepped["grad_norms"]
+    lora_ok = {pair for pair in _lora_pairs(params) if any(
+        got_grad[n] for n in params if "lora_" in n
+        and n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") == pair)}
+    no_grad = [n for n in params if not got_grad[n] and not (
+        "lora_" in n and n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") in lora_ok)]
+    details = {"losses": losses, "grad_norms": norms, "steps": steps}
+    if no_grad:
+        return (fail(f"{len(no_grad)} of {len(params)} trainable tensors received no gradient "
+                     f"in {steps} steps (e.g. {no_grad[0]})",
+                     "apply LoRA before activation checkpointing, non-reentrant (A3)", details), no_grad)
+    return (ok(f"loss {losses[0]:.4f} -> {losses[-1]:.4f}, grad norm "
+               f"{norms[0]:.3g}; every trainable tensor got a gradient", details), no_grad)
+
+
+def _movement_check(params: dict, before: dict, peak: float, no_grad: list[str], steps: int) -> Check:
+    """Adam-like steps move every element that has a gradient; below half of them means
+    rounding (low precision) or no gradient, and none at all means the tensor is frozen."""
+    moved = {n: float((p.detach() != before[n]).float().mean()) for n, p in params.items()}
+    low = ("bfloat16", "float16")
+    dtype = {n: str(p.dtype).replace("torch.", "") for n, p in params.items()}
+    frozen = [n for n, f in moved.items() if f == 0.0 or (f < MOVED_FRACTION and dtype[n] in low)]
+    sparse = [n for n, f in moved.items() if 0.0 < f < MOVED_FRACTION and n not in frozen]
+    fractions = sorted(moved.values())
+    details = {"peak_lr": peak, "min_fraction_changed": fractions[0],
+               "median_fraction_changed": fractions[len(fractions) // 2],
+               "not_moved": {n: moved[n] for n in frozen[:20]}}
+    summary = (f"fraction of elements changed min {fractions[0]:.3f}, median "
+               f"{fractions[len(fractions) // 2]:.3f}")
+    if frozen:
+        name = frozen[0]
+        if name in no_grad:
+            cause = "it received no gradient"
+        elif dtype[name] in low:
+            cause = (f"it is held in {dtype[name]}, and an update of ~{peak:.1g} is below half an ulp "
+                     "of most of its values, so it rounds away (A1/A6)")
+        else:
+            cause = f"the learning rate {peak:.3g} is too small to change it"
+        return fail(f"{len(frozen)} of {len(params)} trainable tensors (almost) did not "
+                    f"move after {steps} optimizer steps at the peak LR {peak:.3g} (e.g. {name}, "
+                    f"{moved[name]:.1%} of elements changed): {cause}",
+                    "keep trainable tensors fp32 and use a learning rate in the optimizer's range", details)
+    if sparse:
+        return warn(f"{len(sparse)} trainable tensors changed in under "
+                    f"{MOVED_FRACTION:.0%} of their elements (e.g. {sparse[0]}); {summary}",
+                    "check their gradients and the LR", details)
+    return ok(f"every trainable tensor moved at LR {peak:.3g}; {summary}", details)
+
+
+def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
+    """Eval loss, generation with the training prompt builder, repair, Smatch."""
+    from dataclasses import replace
+
+    from visempar.eval.generate import dev_smatch
+
+    cfg = prepared.config
+    metrics = trainer.evaluate()
+    eval_loss = metrics.get("eval_loss")
+    if eval_loss is None or not math.isfinite(eval_loss):
+        return fail(f"eval loss is {eval_loss}", "check the eval data", metrics)
+    budget = replace(prepared.budget, cap=min(prepared.budget.cap, 64))
+    dev = dev_smatch(trainer.model, prepared.stack.tokenizer, prepared.builder,
+                     prepared.eval.examples[:examples], budget=budget, batch_size=examples,
+                     concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype)
+    return ok(f"eval loss {eval_loss:.4f}; generated {len(dev['generations'])} graphs "
+              f"({', '.join(dev['paths'])}), Smatch F1 {dev['f1']:.3f}",
+              {"eval_loss": eval_loss, "generations": dev["generations"], "smatch_f1": dev["f1"]})
