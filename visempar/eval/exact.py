@@ -14,6 +14,14 @@ def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
     bound on smatch's candidate pool and weights; (best, proven). `lower` is a known
     score (the hill-climbing result); past `budget` expansions the best found so far is
     returned with proven=False."""
+    best, proven, _ = exact_alignment(candidates, weights, lower, budget=budget)
+    return best, proven
+
+
+def exact_alignment(candidates: list[set[int]], weights: dict, lower: int = 0,
+                    start: list[int] | None = None, budget: int = 200_000) -> tuple[int, bool, list[int] | None]:
+    """`exact_match` with the mapping that scores it: (best, proven, mapping), where
+    `start` is the mapping that scored `lower` (returned when nothing beats it)."""
     n = len(candidates)
     unary = {pair: w.get(-1, 0) for pair, w in weights.items()}
     binary = {pair: [(k, v) for k, v in w.items() if k != -1] for pair, w in weights.items()}
@@ -25,6 +33,7 @@ def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
     assigned = [False] * n
     used: set[int] = set()
     best, expansions = lower, 0
+    best_mapping = start
 
     def gain(i: int, j: int) -> int:
         return unary.get((i, j), 0) + sum(v for (k, l), v in binary.get((i, j), ())
@@ -45,12 +54,12 @@ def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
         return total
 
     def search(pos: int, score: int) -> bool:
-        nonlocal best, expansions
+        nonlocal best, expansions, best_mapping
         expansions += 1
         if expansions > budget:
             return False
         if score > best:
-            best = score
+            best, best_mapping = score, mapping[:]
         if pos == n or score + bound(pos) <= best:
             return True
         i = order[pos]
@@ -72,4 +81,4 @@ def exact_match(candidates: list[set[int]], weights: dict, lower: int = 0,
         return complete
 
     proven = search(0, 0)
-    return best, proven
+    return best, proven, best_mapping

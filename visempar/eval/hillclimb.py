@@ -24,7 +24,8 @@ Pair = tuple[int, int]
 Weights = dict[Pair, dict]  # smatch's weight_dict: pair -> {-1: unary, pair: binary}
 
 
-def _norm(item: str) -> str:
+def normalize(item: str) -> str:
+    """The reference's comparison form of a label or value: lower case, no trailing `_`."""
     return item.lower().rstrip("_")
 
 
@@ -48,17 +49,17 @@ def candidate_pool(a: Triples, b: Triples) -> tuple[list[set[int]], Weights]:
     for part in (0, 1):  # instances, then attributes: (label, node, value)
         found: dict[tuple[str, str], list[int]] = defaultdict(list)
         for label, node, value in b[part]:
-            found[(_norm(label), _norm(value))].append(_index(node))
+            found[(normalize(label), normalize(value))].append(_index(node))
         for label, node, value in a[part]:
             i = _index(node)
-            for j in found.get((_norm(label), _norm(value)), ()):
+            for j in found.get((normalize(label), normalize(value)), ()):
                 unary(i, j)
     found_rel: dict[str, list[Pair]] = defaultdict(list)
     for label, x, y in b[2]:
-        found_rel[_norm(label)].append((_index(x), _index(y)))
+        found_rel[normalize(label)].append((_index(x), _index(y)))
     for label, x, y in a[2]:
         i1, i2 = _index(x), _index(y)
-        for j1, j2 in found_rel.get(_norm(label), ()):
+        for j1, j2 in found_rel.get(normalize(label), ()):
             candidates[i1].add(j1)
             candidates[i2].add(j2)
             p1, p2 = (i1, j1), (i2, j2)

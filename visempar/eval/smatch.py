@@ -18,6 +18,7 @@ from __future__ import annotations
 import io
 import math
 import random
+from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Sequence
@@ -26,9 +27,9 @@ import penman
 
 from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
-from visempar.eval.exact import exact_match
+from visempar.eval.exact import exact_alignment, exact_match
 from visempar.eval.fine import fine_counts, fine_totals
-from visempar.eval.hillclimb import best_match, candidate_pool
+from visempar.eval.hillclimb import best_match, candidate_pool, normalize
 from visempar.eval.parallel import in_parallel
 from visempar.eval.triples import Triples, f_score, triple_total
 
@@ -73,23 +74,53 @@ def _spelling_free(triples: Triples) -> Triples:
 
 def kept_triples(source: str, result: str) -> tuple[int, int] | None:
     """How many of the triples the reference reads in `source` it also reads in `result`,
-    as (kept, total), under the best variable mapping that branch and bound finds (proven
-    optimal unless its search budget runs out, as `exact_match` reports) and with concept
-    spelling ignored; None when the reference cannot read `source`."""
+    as (kept, total); see `lost_triples`. None when the reference cannot read `source`."""
+    account = _account(source, result)
+    return None if account is None else (account[1] - len(account[0]), account[1])
+
+
+def lost_triples(source: str, result: str) -> list[tuple[str, str, str]] | None:
+    """The triples the reference reads in `source` but not in `result`, under the best
+    variable mapping branch and bound finds (the reference's hill-climbing first), with
+    concept spelling ignored; each as (label, node's concept, value or other node's
+    concept), so that a reader can tell which it is. None when the reference cannot
+    read `source`."""
+    account = _account(source, result)
+    return None if account is None else account[0]
+
+
+def _account(source: str, result: str) -> tuple[list[tuple[str, str, str]], int] | None:
     with _reference_reader() as (smatch_amr, _):
-        src = _parse(smatch_amr, source, "b")
-        out = _parse(smatch_amr, result, "a")
+        src, out = _parse(smatch_amr, source, "b"), _parse(smatch_amr, result, "a")
     if src is None:
         return None
     total = triple_total(src)
+    concept = {v: c for _, v, c in src[0]}
+    named = ([(r, concept[v], c) for r, v, c in src[0]], [(r, concept[v], t) for r, v, t in src[1]],
+             [(r, concept[x], concept[y]) for r, x, y in src[2]])
     if out is None:
-        return 0, total
+        return [t for part in named for t in part], total
     src, out = _spelling_free(src), _spelling_free(out)
     pool = candidate_pool(out, src)
-    _, matched = best_match(out, src, random.Random(0), 4, pool)
-    if matched < total:  # prove it, or find the mapping the search missed
-        matched, _ = exact_match(*pool, matched)
-    return min(matched, total), total  # a triple repeated in `result` is kept once
+    start, matched = best_match(out, src, random.Random(0), 4, pool)
+    _, _, mapping = exact_alignment(*pool, matched, start)
+    at = {f"a{i}": f"b{j}" for i, j in enumerate(mapping) if j != -1}
+
+    def key(label: str, *ends: str) -> tuple:
+        return (normalize(label), *(normalize(e) for e in ends))
+
+    held = Counter(key(r, at.get(v, "?"), c) for r, v, c in out[0])
+    held.update(key(r, at.get(v, "?"), t) for r, v, t in out[1])
+    held.update(key(r, at.get(x, "?"), at.get(y, "?")) for r, x, y in out[2])
+    lost = []
+    for part, readable in zip(src, named):
+        for triple, shown in zip(part, readable):
+            k = key(*triple)
+            if held[k] > 0:
+                held[k] -= 1
+            else:
+                lost.append(shown)
+    return lost, total
 
 
 def align_triples(a: Triples, b: Triples, *, restarts: int = 4, seed: int = 0) -> tuple[int, list[int]]:
