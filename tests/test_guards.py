@@ -46,10 +46,14 @@ def test_a4_a5_trainer_runs_the_planned_schedule_under_accumulation(tiny_model, 
     logged = {r["step"]: r["learning_rate"] for r in records if "learning_rate" in r}
     for step, lr in logged.items():                                  # full precision in the log
         assert lr == pytest.approx(expected[step - 1], rel=1e-9, abs=1e-15)
-    printed = dict(re.findall(r"step (\d+)/14 \|.*?\| lr (\S+)", capsys.readouterr().out))
+    out = capsys.readouterr().out
+    printed = dict(re.findall(r"step (\d+)/14 \|.*?\| lr (\S+)", out))
     assert len(printed) >= 10
     for step, text in printed.items():                              # the printed line, 4 digits
         assert text == f"{expected[int(step) - 1]:.4e}", (step, text)
+    paces = re.findall(r"step (\d+)/14 \|.*?\| ([\d.]+) s/step, ([\d,]+) tok/s, ETA (\d+:\d\d:\d\d)", out)
+    assert len(paces) >= 10 and paces[-1][0] == "14" and paces[-1][3] == "0:00:00"
+    assert all(float(p[1]) > 0 and int(p[2].replace(",", "")) > 0 for p in paces)
 
 
 def test_trainer_arguments_match_the_config(tiny_model, tmp_path):

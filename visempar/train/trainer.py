@@ -11,6 +11,7 @@ that `--resume` would trust.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -166,7 +167,22 @@ class MetricsWriter(TrainerCallback):
 
 
 class ReadableProgress(ProgressCallback):
-    """The progress bar, with one plain line per log instead of a dict."""
+    """The progress bar, with one plain line per log instead of a dict: the figures, and
+    the pace since the previous line (seconds per optimizer step, non-padding tokens per
+    second) with the time left at that pace. Evaluation time is left out of the pace."""
+
+    _mark: tuple[float, int, int] | None = None  # (time, step, tokens seen) of the last line
+
+    def _set_mark(self, state) -> None:
+        self._mark = (time.perf_counter(), state.global_step, state.num_input_tokens_seen)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        super().on_train_begin(args, state, control, **kwargs)
+        self._set_mark(state)
+
+    def on_evaluate(self, args, state, control, **kwargs):
+        super().on_evaluate(args, state, control, **kwargs)
+        self._set_mark(state)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not (state.is_world_process_zero and self.training_bar is not None and logs):
@@ -179,8 +195,21 @@ class ReadableProgress(ProgressCallback):
                                 ("skipped_steps", "skipped", "d")):
             if key in logs and logs[key] is not None:
                 parts.append(f"{label} {logs[key]:{fmt}}")
+        if "loss" in logs and self._mark and state.global_step > self._mark[1]:
+            start, step, tokens = self._mark
+            seconds = time.perf_counter() - start
+            per_step = seconds / (state.global_step - step)
+            parts.append(f"{per_step:.2f} s/step, {(state.num_input_tokens_seen - tokens) / seconds:,.0f} tok/s, "
+                         f"ETA {_clock(per_step * (state.max_steps - state.global_step))}")
+            self._set_mark(state)
         if len(parts) > 1:
             self.training_bar.write(" | ".join(parts))
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
 def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFTConfig:
@@ -199,6 +228,7 @@ def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFT
         per_device_eval_batch_size=config.per_device_eval_batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         logging_steps=config.logging_steps, logging_first_step=True, logging_nan_inf_filter=False,
+        include_num_input_tokens_seen="non_padding",  # the pace in the step lines
         save_strategy="steps", save_steps=config.save_steps, save_total_limit=config.save_total_limit,
         eval_strategy="steps" if config.eval_steps else "no", eval_steps=config.eval_steps or None,
         load_best_model_at_end=selects_best(config),

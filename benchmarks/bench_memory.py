@@ -1,0 +1,72 @@
+"""Where the training peak goes: peak RSS and tokens/s of the real-corpus recipe on its
+longest batches, with the full-logits loss or TRL's chunked (fused) LM-head loss, and with
+activation checkpointing off or on.
+
+Each configuration is a `visempar train` process of the recipe's config (preflight
+skipped, no evaluation, no checkpoint) on the LONGEST examples of DATA, so every batch is
+as long as the recipe's longest; peak RSS comes from the OS (`ru_maxrss` of the child),
+tokens/s from the run's own count over its training time. The first row is the recipe as
+it is; each ratio is against it.
+
+    .venv/bin/python benchmarks/bench_memory.py --data runs/vlsp-split/train.txt [--steps 3]
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+CONFIGS = {
+    "recipe (full logits, no checkpointing)": [],
+    "chunked LM-head loss": ["--set", "loss_head=fused"],
+    "activation checkpointing": ["--set", "activation_checkpointing=true"],
+    "both": ["--set", "loss_head=fused", "--set", "activation_checkpointing=true"],
+}
+
+
+def longest(data: str, n: int, out: Path) -> Path:
+    from visempar.amr import read_corpus, write_corpus
+
+    examples = sorted(read_corpus(data).examples, key=lambda e: -len(e.text or ""))[:n]
+    write_corpus(out, examples)
+    return out
+
+
+def run(name: str, args, data: Path, extra: list[str]) -> dict:
+    out = tempfile.mkdtemp(prefix="benchmem-")
+    cmd = [sys.executable, "-m", "visempar.cli", "train", "--config", args.config, "--data", str(data),
+           "--output-dir", f"{out}/run", "--max-steps", str(args.steps), "--skip-preflight",
+           "--set", "eval_steps=0", "--set", "save_steps=100000", "--set", "logging_steps=1", *extra]
+    with open(f"{out}/log.txt", "w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TQDM_DISABLE": "1"})
+        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak
+    if status != 0:
+        raise SystemExit(f"{name} failed:\n{open(f'{out}/log.txt').read()[-3000:]}")
+    summary = json.loads(open(f"{out}/run/summary.json").read())
+    return {"config": name, "peak_rss_gib": usage.ru_maxrss / 2**20,
+            "tokens_per_second": summary["tokens_seen"] / summary["train_seconds"],
+            "loss": summary["first_loss"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default="smollm2-vlsp")
+    ap.add_argument("--data", required=True)
+    ap.add_argument("--steps", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=8, help="the recipe's batch size")
+    args = ap.parse_args()
+    data = longest(args.data, args.steps * args.batch, Path(tempfile.mkdtemp()) / "longest.txt")
+    rows = [run(name, args, data, extra) for name, extra in CONFIGS.items()]
+    base = rows[0]
+    print(f"{args.config}: {args.steps} steps of the {args.steps * args.batch} longest examples of {args.data}")
+    print(f"{'configuration':<40}{'peak RSS GiB':>13}{'tokens/s':>10}{'ratio':>7}  first loss")
+    for r in rows:
+        print(f"{r['config']:<40}{r['peak_rss_gib']:>13.2f}{r['tokens_per_second']:>10.1f}"
+              f"{r['tokens_per_second'] / base['tokens_per_second']:>7.2f}  {r['loss']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
