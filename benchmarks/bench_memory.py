@@ -48,7 +48,7 @@ def run(name: str, args, data: Path, extra: list[str]) -> dict:
     summary = json.loads(open(f"{out}/run/summary.json").read())
     return {"config": name, "peak_rss_gib": usage.ru_maxrss / 2**20,
             "tokens_per_second": summary["tokens_seen"] / summary["train_seconds"],
-            "loss": summary["first_loss"]}
+            "loss": (summary["first_loss"], summary["last_loss"])}
 
 
 def main() -> None:
@@ -62,10 +62,10 @@ def main() -> None:
     rows = [run(name, args, data, extra) for name, extra in CONFIGS.items()]
     base = rows[0]
     print(f"{args.config}: {args.steps} steps of the {args.steps * args.batch} longest examples of {args.data}")
-    print(f"{'configuration':<40}{'peak RSS GiB':>13}{'tokens/s':>10}{'ratio':>7}  first loss")
+    print(f"{'configuration':<40}{'peak RSS GiB':>13}{'tokens/s':>10}{'ratio':>7}  loss first -> last")
     for r in rows:
         print(f"{r['config']:<40}{r['peak_rss_gib']:>13.2f}{r['tokens_per_second']:>10.1f}"
-              f"{r['tokens_per_second'] / base['tokens_per_second']:>7.2f}  {r['loss']:.4f}")
+              f"{r['tokens_per_second'] / base['tokens_per_second']:>7.2f}  {r['loss'][0]:.4f} -> {r['loss'][1]:.4f}")
 
 
 if __name__ == "__main__":

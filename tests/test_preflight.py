@@ -33,13 +33,30 @@ def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
     ids = [c.id for c in report.checks]
     for needed in ("env.stack", "config.lr", "config.schedule", "data.lengths", "data.mask",
                    "data.prompt", "data.overlap", "model.dtypes", "model.lora", "model.checkpointing",
-                   "train.backward", "train.movement", "train.precision", "eval.path", "state.restored"):
+                   "train.backward", "train.movement", "train.precision", "train.memory", "eval.path",
+                   "state.restored"):
         assert needed in ids
     assert "LR step 1 0, end of warmup 0.002" in status(report, "config.schedule").reason
     assert "[" in status(report, "data.mask").details["decoded_example"]
     after = dict(prepared.stack.model.named_parameters())
     assert all(torch.equal(before[n], after[n]) for n in before)
     assert torch.equal(rng, torch.get_rng_state())
+
+
+def test_memory_estimate_for_the_longest_batch_warns_before_a_run(tiny_model, monkeypatch):
+    """The peak the real steps reached, scaled to the longest batch; a machine too small
+    for it is a warning that names the fixes."""
+    import os
+
+    report = run(tiny_config(tiny_model, max_length=512))
+    memory = status(report, "train.memory")
+    d = memory.details
+    assert memory.status == PASS and d["longest_batch_tokens"] == 4 * report.get("data.lengths").details["tokens"]["max"]
+    assert d["resident_gib"] <= d["estimated_peak_gib"] and d["stepped_tokens"] > 0
+    real = os.sysconf
+    monkeypatch.setattr(os, "sysconf", lambda name: 1 if name == "SC_PHYS_PAGES" else real(name))
+    small = status(run(tiny_config(tiny_model)), "train.memory")
+    assert small.status == WARN and "activation_checkpointing" in small.fix
 
 
 def test_a1_a6_bf16_trainable_tensors_at_small_lr(tiny_model):

@@ -128,10 +128,12 @@ def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> 
         pf.run("data.mask", lambda: check_label_mask(p, trainer))
         start = time.perf_counter()
         stepped = attempt(lambda: run_steps(p, trainer, batches))
-        grad, move = stepped if isinstance(stepped, tuple) else (stepped, None)
+        grad, move, memory = (*stepped, None, None)[:3] if isinstance(stepped, tuple) else (stepped, None, None)
         pf.add("train.backward", grad, "see the reason", time.perf_counter() - start)
         if move is not None:
             pf.add("train.movement", move, seconds=0.0)
+        if memory is not None:
+            pf.add("train.memory", memory, seconds=0.0)
             pf.run("train.precision", lambda: check_precision(p, trainer))
         pf.run("eval.path", lambda: check_eval_path(p, trainer),
                "fix the evaluation code now: it would have crashed at the first evaluation (B1)")

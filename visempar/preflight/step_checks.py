@@ -6,6 +6,7 @@ path (A1, B1, B2, C1)."""
 from __future__ import annotations
 
 import math
+import os
 
 from visempar.preflight.model_checks import trainable
 from visempar.preflight.report import FAIL, Check, fail, ok, warn
@@ -34,10 +35,12 @@ def check_precision(prepared, trainer) -> Check:
               f"{', '.join(held)}", details)
 
 
-def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
+def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, ...]:
     """Forward/backward and optimizer steps at the peak LR on real batches, under the
     trainer's own autocast (what `accelerator.prepare` wraps the forward in): did every
-    trainable tensor get a gradient, and did every one move?"""
+    trainable tensor get a gradient, did every one move, and what will the longest batch
+    need in memory? (gradient, movement, memory), or two failed checks."""
+    resident = resident_gib()
     params = trainable(trainer.model)
     before = {n: p.detach().clone() for n, p in params.items()}
     peak = prepared.schedule.lr_at["peak"]
@@ -45,7 +48,42 @@ def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, Check]:
     if isinstance(stepped, tuple):
         return stepped
     grad_check, no_grad = _gradient_check(params, stepped, steps)
-    return grad_check, _movement_check(params, before, peak, no_grad, steps)
+    return (grad_check, _movement_check(params, before, peak, no_grad, steps),
+            check_memory(prepared, resident, stepped["tokens"]))
+
+
+def resident_gib() -> float | None:
+    """This process's resident memory now, in GiB (Linux: /proc/self/status); None elsewhere."""
+    try:
+        with open("/proc/self/status") as fh:
+            return next(int(line.split()[1]) for line in fh if line.startswith("VmRSS:")) / 2**20
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def check_memory(prepared, resident: float | None, stepped_tokens: int) -> Check:
+    """The training peak estimated for the configured longest batch (padded batch x the
+    longest example), from what the real steps added to the resident memory, scaled by
+    tokens (activations grow with them); a warning when it nears the machine's memory,
+    before hours are spent."""
+    import resource
+
+    if resident is None or not stepped_tokens:
+        return ok("peak memory not measured on this system", {})
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
+    batch = prepared.config.per_device_train_batch_size
+    longest = batch * max(prepared.train.lengths.lengths)
+    estimate = resident + max(0.0, peak - resident) * longest / stepped_tokens
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    details = {"resident_gib": round(resident, 2), "steps_peak_gib": round(peak, 2),
+               "stepped_tokens": stepped_tokens, "longest_batch_tokens": longest,
+               "estimated_peak_gib": round(estimate, 2), "machine_gib": round(total, 2)}
+    reason = (f"about {estimate:.1f} GiB at the longest batch ({batch} x {longest // batch} tokens), "
+              f"of {total:.1f} GiB; the steps here peaked at {peak:.1f} GiB")
+    if estimate > 0.9 * total:
+        return warn(reason, "turn on activation_checkpointing, lower per_device_train_batch_size "
+                    "(raise gradient_accumulation_steps to keep the batch) or lower max_length", details)
+    return ok(reason, details)
 
 
 def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
@@ -60,10 +98,11 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
     for group in optimizer.param_groups:
         group["lr"] = peak
     trainer.current_gradient_accumulation_steps = 1
-    losses, norms = [], []
+    losses, norms, tokens = [], [], 0
     loader = iter(trainer.get_train_dataloader())
     for step in range(steps):
         batch = next(loader)
+        tokens = max(tokens, batch["input_ids"].numel())
         index = batch["index"].tolist()
         items = trainer._get_num_items_in_batch([batch], trainer.args.device)
         skipped = trainer._nonfinite
@@ -97,7 +136,7 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
                     Check("", FAIL, "not run: the backward pass failed"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
-    return {"losses": losses, "grad_norms": norms, "got_grad": got_grad}
+    return {"losses": losses, "grad_norms": norms, "got_grad": got_grad, "tokens": tokens}
 
 
 def _gradient_check(params: dict, stepped: dict, steps: int) -> tuple[Check, list[str]]:

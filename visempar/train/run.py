@@ -1,4 +1,7 @@
-"""The training recipe, top to bottom: prepare, (preflight), train, save, summarise.
+"""The training recipe, top to bottom: prepare, train, save, summarise.
+
+Preflight sits a layer above (it checks this recipe): `visempar train` runs it first on the
+stack `prepare` builds, then hands that stack to `train` (`visempar.cli.training`).
 
 A run directory holds:
     config.yaml      the resolved config          run.json     its hash, model, sizes
