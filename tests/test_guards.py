@@ -6,6 +6,7 @@ line, the arguments handed to TRL, the per-task losses), not only what was plann
 
 import json
 import re
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -125,3 +126,71 @@ def test_stall_check_reports_the_frozen_tensor_and_nothing_else(tiny_model, tmp_
     summary = train(config, prepared=prepared, log=quiet)
     # B held at zero also keeps its A's gradient at zero: that pair, and nothing else
     assert set(summary["health"]["stalled_tensors"]) == {frozen, frozen.replace("lora_B", "lora_A")}
+
+
+# -- the monitor's decisions, one optimizer step at a time (fast; found by mutation testing) --
+
+class _Step:
+    def __init__(self, global_step):
+        self.global_step = global_step
+
+
+def _linear_with_grads(value):
+    import torch
+
+    model = torch.nn.Linear(3, 2)
+    for p in model.parameters():
+        p.grad = torch.full_like(p, value)
+    return model
+
+
+def test_a_finite_loss_with_a_non_finite_gradient_skips_the_step():
+    from visempar.train.health import HealthMonitor, TrainingHealthError
+
+    lines = []
+    monitor = HealthMonitor(max_bad_steps=2, stall_check_steps=0, log=lines.append)
+    healthy = _linear_with_grads(0.5)
+    monitor.on_pre_optimizer_step(None, _Step(0), None, model=healthy)
+    assert monitor.state.skipped_steps == 0 and all(p.grad is not None for p in healthy.parameters())
+    broken = _linear_with_grads(float("nan"))
+    monitor.on_pre_optimizer_step(None, _Step(1), None, model=broken)
+    assert monitor.state.skipped_steps == 1 and monitor.state.consecutive_bad == 1
+    assert all(p.grad is None for p in broken.parameters())          # dropped, never zeroed
+    assert monitor.state.bad_batches == [{"step": 2, "grad_norm": "nan", "examples": []}]
+    assert lines and "step 2: non-finite loss or gradient norm; step skipped" in lines[0]
+    with pytest.raises(TrainingHealthError, match="2 optimizer steps in a row"):
+        monitor.on_pre_optimizer_step(None, _Step(2), None, model=_linear_with_grads(float("inf")))
+
+
+def test_stall_check_names_the_tensor_and_its_step_and_ignores_skipped_windows():
+    from visempar.train.health import HealthMonitor
+
+    lines = []
+    monitor = HealthMonitor(max_bad_steps=5, stall_check_steps=1, log=lines.append)
+    model = _linear_with_grads(0.0)
+    monitor.on_step_end(None, _Step(1), SimpleNamespace(), model=model)   # first snapshot
+    with torch.no_grad():
+        model.bias.add_(1.0)                                                # the weight stays put
+    monitor.on_step_end(None, _Step(2), SimpleNamespace(), model=model)
+    assert monitor.state.stalled == {"weight": 2}
+    assert lines == ["step 2: 1 trainable tensors did not change over the last 1 steps (e.g. weight); "
+                     "check their dtype and the LR"]
+    skipping = HealthMonitor(max_bad_steps=5, stall_check_steps=2, log=lines.append)
+    skipping.on_step_end(None, _Step(2), SimpleNamespace(), model=model)
+    skipping._skipped_since_snapshot = 2                  # both steps of the window were skipped
+    skipping.on_step_end(None, _Step(4), SimpleNamespace(), model=model)
+    assert skipping.state.stalled == {}                   # not moving because skipped: no stall
+
+
+def test_health_record_keeps_the_last_50_bad_batches():
+    from visempar.train.health import HealthState
+
+    state = HealthState(bad_batches=[{"step": i} for i in range(60)])
+    assert [b["step"] for b in state.to_dict()["bad_batches"]] == list(range(10, 60))
+
+
+def test_schedule_line_names_every_planned_lr():
+    from visempar.train.schedule import Schedule
+
+    line = Schedule(40, 40, 14, 14, 5, {"step 1": 0.0, "peak": 2e-3, "last step": 1.5e-4}).describe()
+    assert line.endswith("LR step 1 0, peak 0.002, last step 0.00015"), line
