@@ -148,7 +148,7 @@ def test_a_finite_loss_with_a_non_finite_gradient_skips_the_step():
     from visempar.train.health import HealthMonitor, TrainingHealthError
 
     lines = []
-    monitor = HealthMonitor(max_bad_steps=2, stall_check_steps=0, log=lines.append)
+    monitor = HealthMonitor(max_bad_steps=3, stall_check_steps=0, log=lines.append)
     healthy = _linear_with_grads(0.5)
     monitor.on_pre_optimizer_step(None, _Step(0), None, model=healthy)
     assert monitor.state.skipped_steps == 0 and all(p.grad is not None for p in healthy.parameters())
@@ -157,9 +157,16 @@ def test_a_finite_loss_with_a_non_finite_gradient_skips_the_step():
     assert monitor.state.skipped_steps == 1 and monitor.state.consecutive_bad == 1
     assert all(p.grad is None for p in broken.parameters())          # dropped, never zeroed
     assert monitor.state.bad_batches == [{"step": 2, "grad_norm": "nan", "examples": []}]
-    assert lines and "step 2: non-finite loss or gradient norm; step skipped" in lines[0]
-    with pytest.raises(TrainingHealthError, match="2 optimizer steps in a row"):
-        monitor.on_pre_optimizer_step(None, _Step(2), None, model=_linear_with_grads(float("inf")))
+    assert lines == ["step 2: non-finite loss or gradient norm; step skipped (examples unknown; "
+                     "1 in a row, 1 in total)"]
+    monitor.observe(torch.tensor(float("nan")), None, None, torch.tensor([5, 3]), step=2)
+    monitor.on_pre_optimizer_step(None, _Step(2), None, model=_linear_with_grads(0.5))
+    assert monitor.state.skipped_steps == 2 and "(examples [3, 5]; 2 in a row, 2 in total)" in lines[-1]
+    with pytest.raises(TrainingHealthError, match=r"3 optimizer steps in a row .* examples \[\]"):
+        monitor.on_pre_optimizer_step(None, _Step(3), None, model=_linear_with_grads(float("inf")))
+    assert monitor.state.skipped_steps == 3
+    monitor.on_pre_optimizer_step(None, _Step(4), None, model=healthy)
+    assert monitor.state.consecutive_bad == 0                          # a good step resets the run
 
 
 def test_stall_check_names_the_tensor_and_its_step_and_ignores_skipped_windows():
@@ -175,11 +182,13 @@ def test_stall_check_names_the_tensor_and_its_step_and_ignores_skipped_windows()
     assert monitor.state.stalled == {"weight": 2}
     assert lines == ["step 2: 1 trainable tensors did not change over the last 1 steps (e.g. weight); "
                      "check their dtype and the LR"]
-    skipping = HealthMonitor(max_bad_steps=5, stall_check_steps=2, log=lines.append)
-    skipping.on_step_end(None, _Step(2), SimpleNamespace(), model=model)
-    skipping._skipped_since_snapshot = 2                  # both steps of the window were skipped
-    skipping.on_step_end(None, _Step(4), SimpleNamespace(), model=model)
-    assert skipping.state.stalled == {}                   # not moving because skipped: no stall
+    for skipped, reported in ((2, {}), (1, {"weight": 4, "bias": 4})):
+        watch = HealthMonitor(max_bad_steps=5, stall_check_steps=2, log=lines.append)
+        watch.on_step_end(None, _Step(2), SimpleNamespace(), model=model)
+        for step in range(skipped):                       # steps of the window that were skipped
+            watch.on_pre_optimizer_step(None, _Step(2 + step), None, model=_linear_with_grads(float("nan")))
+        watch.on_step_end(None, _Step(4), SimpleNamespace(), model=model)
+        assert watch.state.stalled == reported            # all skipped: not moving is no stall
 
 
 def test_health_record_keeps_the_last_50_bad_batches():
