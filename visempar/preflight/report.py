@@ -98,9 +98,6 @@ def attempt(fn: Callable[[], Check | tuple[Check, ...]]):
     """`fn()` as a Check (or a tuple of Checks as they are); an exception becomes a failure
     naming it and where it was raised: the point of preflight is to report, not crash."""
     try:
-        result = fn()
+        return fn()
     except Exception as err:
         return failure(err)
-    if isinstance(result, tuple) and result and isinstance(result[0], Check):
-        return result
-    return result
