@@ -81,7 +81,8 @@ def kept_triples(source: str, result: str) -> tuple[int, int] | None:
 
 def lost_triples(source: str, result: str) -> list[tuple[str, str, str]] | None:
     """The triples the reference reads in `source` but not in `result`, under the best
-    variable mapping branch and bound finds (the reference's hill-climbing first), with
+    variable mapping branch and bound finds (the reference's hill-climbing first; past its
+    search budget, the best found, so a loss may be overstated, never hidden), with
     concept spelling ignored; each as (label, node's concept, value or other node's
     concept), so that a reader can tell which it is. None when the reference cannot
     read `source`."""
