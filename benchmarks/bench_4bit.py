@@ -10,11 +10,8 @@ with a 1-3B GGUF file may only fit its base in 4 bits.
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
-import tempfile
+
+from train_process import train_process
 
 CONFIGS = {
     "fp32": ["--set", "compute_dtype=float32", "--set", "load_in_4bit=false"],
@@ -24,23 +21,8 @@ CONFIGS = {
 
 
 def run(name: str, args, extra: list[str]) -> dict:
-    out = tempfile.mkdtemp(prefix="bench4bit-")
-    cmd = [sys.executable, "-m", "visempar.cli", "train", "--model", args.model, "--data", args.data,
-           "--output-dir", f"{out}/run", "--max-steps", str(args.steps), "--skip-preflight",
-           "--set", "eval_steps=0", "--set", "save_steps=100000", "--set", "logging_steps=1",
-           "--set", "group_by_length=false", "--batch-size", str(args.batch), *extra]
-    log = open(f"{out}/log.txt", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TQDM_DISABLE": "1"})
-    _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak, not a running max
-    log.close()
-    if status != 0:
-        raise SystemExit(f"{name} failed:\n{open(f'{out}/log.txt').read()[-3000:]}")
-    summary = json.loads(open(f"{out}/run/summary.json").read())
-    seconds = summary["train_seconds"]
-    return {"config": name, "peak_rss_gib": round(usage.ru_maxrss / 2**20, 2),
-            "tokens": summary["tokens_seen"], "seconds": seconds,
-            "tokens_per_second": round(summary["tokens_seen"] / seconds, 1),
-            "loss": [summary["first_loss"], summary["last_loss"]]}
+    return train_process(name, args.steps, ["--model", args.model, "--data", args.data, "--set",
+                                            "group_by_length=false", "--batch-size", str(args.batch), *extra])
 
 
 def main() -> None:
@@ -54,7 +36,7 @@ def main() -> None:
     print(f"{args.model}, {args.steps} steps of batch {args.batch} from {args.data}, one process each")
     print(f"{'base':<26}{'peak RSS GiB':>13}{'tokens/s':>10}{'seconds':>9}  loss first -> last")
     for r in rows:
-        print(f"{r['config']:<26}{r['peak_rss_gib']:>13}{r['tokens_per_second']:>10}{r['seconds']:>9}  "
+        print(f"{r['config']:<26}{r['peak_rss_gib']:>13.2f}{r['tokens_per_second']:>10.1f}{r['seconds']:>9.1f}  "
               f"{r['loss'][0]:.3f} -> {r['loss'][1]:.3f}")
 
 

@@ -12,12 +12,10 @@ it is; each ratio is against it.
 """
 
 import argparse
-import json
-import os
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
+
+from train_process import train_process
 
 CONFIGS = {
     "recipe (full logits, no checkpointing)": [],
@@ -36,19 +34,7 @@ def longest(data: str, n: int, out: Path) -> Path:
 
 
 def run(name: str, args, data: Path, extra: list[str]) -> dict:
-    out = tempfile.mkdtemp(prefix="benchmem-")
-    cmd = [sys.executable, "-m", "visempar.cli", "train", "--config", args.config, "--data", str(data),
-           "--output-dir", f"{out}/run", "--max-steps", str(args.steps), "--skip-preflight",
-           "--set", "eval_steps=0", "--set", "save_steps=100000", "--set", "logging_steps=1", *extra]
-    with open(f"{out}/log.txt", "w") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "TQDM_DISABLE": "1"})
-        _, status, usage = os.wait4(proc.pid, 0)  # this child's own peak
-    if status != 0:
-        raise SystemExit(f"{name} failed:\n{open(f'{out}/log.txt').read()[-3000:]}")
-    summary = json.loads(open(f"{out}/run/summary.json").read())
-    return {"config": name, "peak_rss_gib": usage.ru_maxrss / 2**20,
-            "tokens_per_second": summary["tokens_seen"] / summary["train_seconds"],
-            "loss": (summary["first_loss"], summary["last_loss"])}
+    return train_process(name, args.steps, ["--config", args.config, "--data", str(data), *extra])
 
 
 def main() -> None:
