@@ -96,27 +96,32 @@ REWRITES = ("missing-concept", "unreadable-symbol", "multi-word-value", "stray-t
 
 
 def _form(symbol: str) -> str:
-    return re.sub(r"[\s\"':]", "", symbol.lower())
+    """A symbol as the reference may have rewritten it: no spaces, quotes, `:` or `_` (it
+    deletes spaces inside concepts and turns a closing quote into `_`)."""
+    return re.sub(r"[\s\"':_]", "", symbol.lower())
 
 
 def unexplained(text, result) -> list:
     """The triples the reference reads in `text` that `result` lost and that no reported
     rewrite accounts for. Repair rewrites what cannot be written as the reference read it
-    (an empty concept, quotes, `:` or `/` inside a concept or value, which the reference
-    turns into `_`, junk glued onto a role); each such change names its symbol, and a lost
-    triple is accounted for only when it holds a symbol a rewrite names (or, for
-    `missing-concept`, when it is a node's empty concept)."""
+    (an empty concept, quotes, `:` or `/` inside a concept or value, junk glued onto a
+    role); each such change names its symbol, and a lost triple is accounted for only when
+    it holds a symbol a rewrite names: the same text up to the reference's own rewriting,
+    or named junk such as a `_` glued onto a role (or, for `missing-concept`, when it is a
+    node's empty concept)."""
     lost = lost_triples(as_read_from_file(text), format_graph(result.graph, "oneline")) or []
     rewrites = [c for c in result.changes if c.startswith(REWRITES)]
-    named = {_form(m) for c in rewrites for m in re.findall(r"'([^']+)'|\"([^\"]+)\"|(:[^\s,()']+)", c)
-             for m in m if m} - {""}
+    named = [m for c in rewrites for m in re.findall(r"'([^']+)'|\"([^\"]+)\"|(:[^\s,()']+)", c)
+             for m in m if m]
+    words = {_form(m) for m in named} - {""}
+    junk = {m.strip() for m in named if not _form(m) and m.strip()}
 
     def accounted(triple) -> bool:
-        parts = [_form(x) for x in triple if _form(x)]
         if any(c.startswith("missing-concept") for c in rewrites) and not _form(triple[2]):
             return True
-        # the lost piece is (part of) a named symbol, or holds named junk (`_` glued on a role)
-        return any(b in a or (a in b and not a.isalnum()) for a in named for b in parts)
+        parts = [_form(x) for x in triple if _form(x)]
+        return (any(b in a or (a in b and not a.isalnum()) for a in words for b in parts)
+                or any(j in x for j in junk for x in triple))
 
     return [t for t in lost if not accounted(t)]
 
