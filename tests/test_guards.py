@@ -162,7 +162,7 @@ def test_a_finite_loss_with_a_non_finite_gradient_skips_the_step():
     monitor.observe(torch.tensor(float("nan")), None, None, torch.tensor([5, 3]), step=2)
     monitor.on_pre_optimizer_step(None, _Step(2), None, model=_linear_with_grads(0.5))
     assert monitor.state.skipped_steps == 2 and "(examples [3, 5]; 2 in a row, 2 in total)" in lines[-1]
-    with pytest.raises(TrainingHealthError, match=r"3 optimizer steps in a row .* examples \[\]"):
+    with pytest.raises(TrainingHealthError, match=r"3 optimizer steps in a row .* \(last at step 4, examples \[\]\)"):
         monitor.on_pre_optimizer_step(None, _Step(3), None, model=_linear_with_grads(float("inf")))
     assert monitor.state.skipped_steps == 3
     monitor.on_pre_optimizer_step(None, _Step(4), None, model=healthy)
@@ -203,3 +203,29 @@ def test_schedule_line_names_every_planned_lr():
 
     line = Schedule(40, 40, 14, 14, 5, {"step 1": 0.0, "peak": 2e-3, "last step": 1.5e-4}).describe()
     assert line.endswith("LR step 1 0, peak 0.002, last step 0.00015"), line
+
+
+def test_per_task_losses_accumulate_within_a_window_and_restart_after_it():
+    """The monitor's own sums, by hand: task 1 and task 2 tokens of two micro-batches make
+    one window's means; the next window starts from zero; the baseline logs one figure."""
+    from visempar.train.health import HealthMonitor
+
+    monitor = HealthMonitor(max_bad_steps=3, stall_check_steps=0)
+    segment = torch.tensor([[0, 1, 1, 2, 2]])                     # shifted by one inside observe
+    mask = torch.tensor([[True, True, True, True]])
+    for nll in ([1.0, 2.0, 3.0, 4.0], [5.0, 6.0, 7.0, 8.0]):        # two micro-batches, one window
+        out = SimpleNamespace(log_probs=-torch.tensor([nll]), label_mask=mask)
+        monitor.observe(torch.tensor(1.0), out, segment, torch.tensor([0]), step=0)
+    assert monitor.segment_losses("mtup") == {"loss_task1": (1 + 2 + 5 + 6) / 4, "loss_task2": (3 + 4 + 7 + 8) / 4}
+    out = SimpleNamespace(log_probs=-torch.tensor([[1.0, 1.0, 2.0, 2.0]]), label_mask=mask)
+    monitor.observe(torch.tensor(1.0), out, segment, torch.tensor([0]), step=1)
+    assert monitor.segment_losses("mtup") == {"loss_task1": 1.0, "loss_task2": 2.0}   # from zero again
+    monitor.observe(torch.tensor(1.0), out, segment, torch.tensor([0]), step=2)
+    assert monitor.segment_losses("baseline") == {"loss_graph": 2.0}  # task 1's sums are not reported
+    assert monitor.segment_losses("mtup") == {}                       # nothing since: nothing logged
+    for missing in (SimpleNamespace(), SimpleNamespace(log_probs=None, label_mask=mask)):
+        monitor.observe(torch.tensor(1.0), missing, segment, None, step=2)   # the fused head: no figures
+    monitor.observe(torch.tensor(1.0), out, None, None, step=2)
+    assert monitor.segment_losses("mtup") == {}
+    monitor.observe(torch.tensor(float("nan")), out, segment, None, step=3)
+    assert monitor._window_bad == [{"step": 4, "loss": "nan", "examples": []}]

@@ -44,8 +44,8 @@ class HealthMonitor(TrainerCallback):
         self.log = log
         self.state = HealthState()
         self._window_bad: list[dict] = []
-        self._segment_sums = [0.0, 0.0, 0.0]
-        self._segment_counts = [0, 0, 0]
+        self._segment_sums = {1: 0.0, 2: 0.0}  # per task: summed token loss, token count
+        self._segment_counts = {1: 0, 2: 0}
         self._snapshot: dict | None = None
         self._skipped_since_snapshot = 0
         self.stop_signal: str | None = None
@@ -75,7 +75,7 @@ class HealthMonitor(TrainerCallback):
         for s, name in names.items():
             if self._segment_counts[s]:
                 out[name] = self._segment_sums[s] / self._segment_counts[s]
-        self._segment_sums, self._segment_counts = [0.0, 0.0, 0.0], [0, 0, 0]
+        self._segment_sums, self._segment_counts = {1: 0.0, 2: 0.0}, {1: 0, 2: 0}
         return out
 
     # -- per optimizer step
