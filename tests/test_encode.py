@@ -3,7 +3,8 @@ the length limit and the collator, checked value by value on the tiny tokenizer.
 
 import pytest
 
-from visempar.amr import read_corpus
+from visempar.amr import Example, read_corpus
+from visempar.data.corpus import summary
 from visempar.data.corpus import sample_path
 from visempar.data.encode import IGNORE, Collator, TruncationError, encode_example, encode_examples
 from visempar.data.prompts import PromptBuilder
@@ -48,10 +49,25 @@ def test_the_length_limit_excludes_or_refuses_and_says_which(tok, examples):
     first = next(i for i, n in enumerate(lengths) if n > limit)
     assert report["excluded"] == 6 - len(kept)
     assert report["excluded_examples"][0] == f"{examples[first].location}: {lengths[first]} tokens > max_length {limit}"
-    with pytest.raises(TruncationError, match=rf"^{6 - len(kept)} of 6 examples are longer than max_length {limit} "
-                                              r"\(on_truncation: refuse\); first: "):
+    with pytest.raises(TruncationError) as refused:
         encode_examples(examples, tok, builder, limit, on_truncation="refuse")
+    assert str(refused.value) == (f"{6 - len(kept)} of 6 examples are longer than max_length {limit} "
+                                  f"(on_truncation: refuse); first: {report['excluded_examples'][0]}")
+    assert report == {"max_length": limit, "examples": 6, "tokens": summary(lengths),
+                      "excluded": 6 - len(kept), "excluded_examples": report["excluded_examples"]}
     assert len(encode_examples(examples, tok, builder, max(lengths), on_truncation="refuse").rows) == 6
+
+
+def test_the_excluded_list_is_capped_and_a_missing_sentence_is_an_empty_one(tok):
+    from visempar.data.encode import LengthReport
+
+    report = LengthReport(10, [11] * 25, [f"f:{i}" for i in range(25)]).to_dict()
+    assert report["excluded"] == 25 and report["excluded_examples"] == [f"f:{i}" for i in range(20)]
+    builder = PromptBuilder("baseline", tok)
+    graph = read_corpus(sample_path("train")).examples[0].graph
+    row = encode_examples([Example(None, graph)], tok, builder, 4096).rows[0]
+    assert row["prompt"] == builder.prompt("")
+    assert row["input_ids"][: row["segment"].count(0)] == tok(builder.prompt(""))["input_ids"]
 
 
 def test_collator_pads_every_column_and_keeps_the_indices(tok, examples):

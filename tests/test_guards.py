@@ -194,8 +194,9 @@ def test_stall_check_names_the_tensor_and_its_step_and_ignores_skipped_windows()
 def test_health_record_keeps_the_last_50_bad_batches():
     from visempar.train.health import HealthState
 
-    state = HealthState(bad_batches=[{"step": i} for i in range(60)])
-    assert [b["step"] for b in state.to_dict()["bad_batches"]] == list(range(10, 60))
+    state = HealthState(skipped_steps=60, bad_batches=[{"step": i} for i in range(60)], stalled={"w": 3})
+    assert state.to_dict() == {"skipped_steps": 60, "bad_batches": [{"step": i} for i in range(10, 60)],
+                               "stalled_tensors": {"w": 3}}
 
 
 def test_schedule_line_names_every_planned_lr():

@@ -20,7 +20,7 @@ def test_optimizer_family(name, family):
     assert optimizer_family(name) == family
 
 
-@pytest.mark.parametrize("lr, status", [(1e-4, PASS), (1e-5, PASS), (3e-3, PASS), (1.1e-6, WARN),
+@pytest.mark.parametrize("lr, status", [(1e-4, PASS), (1e-5, PASS), (3e-3, PASS), (1e-5 / 10, WARN),
                                         (9.9e-7, FAIL), (3.1e-3, WARN), (0.5, WARN)])
 def test_learning_rate_range_and_its_edges(lr, status):
     check = check_learning_rate(config(learning_rate=lr))
@@ -41,44 +41,81 @@ def test_learning_rate_messages_say_how_far_off():
     assert check_learning_rate(config(learning_rate=0.5)).reason.endswith("1e-05..0.003 (a typical rate for sgd)")
     assert check_learning_rate(config(learning_rate=1e-4)).reason == \
         "learning_rate 0.0001 within the adamw range 1e-05..0.003"
+    assert check_learning_rate(config(learning_rate=5e-6)).reason == \
+        "learning_rate 5e-06 is outside the usual adamw range 1e-05..0.003"      # no other family: no hint
+    edge = check_learning_rate(config(learning_rate=1e-2)).reason              # ranges include their ends
+    assert edge.endswith("(a typical rate for adafactor, sgd, muon)")
+    low_end = check_learning_rate(config(learning_rate=5e-4, optimizer="sgd")).reason
+    assert low_end.endswith("(a typical rate for adamw, adamw-8bit, adafactor, muon)")
 
 
 def test_schedule_in_optimizer_steps_and_warmup_that_never_ends():
     cfg = config(per_device_train_batch_size=4, gradient_accumulation_steps=3, num_train_epochs=2,
-                 warmup=0.1, max_steps=-1)
-    good = check_schedule(cfg, plan(cfg, 160))
-    assert good.status == PASS and good.reason.startswith(
-        "28 optimizer steps = ceil(40 micro-batches / 3 accumulation) x 2 epochs; warmup 3; LR step 1 0")
-    assert good.details["total_steps"] == 28
-    capped = config(max_steps=5, warmup=1)
-    assert check_schedule(capped, plan(capped, 160)).reason.startswith("5 optimizer steps (max_steps); warmup 1;")
+                 warmup=0.1, max_steps=-1, lr_scheduler="linear", learning_rate=1e-3)
+    schedule = plan(cfg, 160)
+    good = check_schedule(cfg, schedule)
+    assert (good.status, good.fix, good.details) == (PASS, "", schedule.to_dict())
+    assert good.reason == ("28 optimizer steps = ceil(40 micro-batches / 3 accumulation) x 2 epochs; "
+                           "warmup 3; LR step 1 0, end of warmup 0.001, peak 0.001, last step 4e-05")
+    for max_steps, by_steps in ((0, False), (1, True), (5, True)):
+        capped = config(max_steps=max_steps, warmup=0)
+        reason = check_schedule(capped, plan(capped, 160)).reason
+        assert ("(max_steps); warmup 0;" in reason) == by_steps, reason
     endless = config(max_steps=5, warmup=5)
     bad = check_schedule(endless, plan(endless, 160))
-    assert bad.status == FAIL and bad.reason == ("warmup (5 steps) never ends within 5 optimizer steps: "
-                                                 "the LR never reaches its peak")
+    assert (bad.status, bad.reason, bad.fix, bad.details) == (
+        FAIL, "warmup (5 steps) never ends within 5 optimizer steps: the LR never reaches its peak",
+        "size warmup in optimizer steps, or as a ratio < 1", plan(endless, 160).to_dict())
     flat = Schedule(160, 40, 40, 5, 0, {"step 1": 0.0, "peak": 0.0, "last step": 0.0})
-    assert check_schedule(capped, flat).reason == "the LR is zero at every step"
+    zero = check_schedule(config(max_steps=5), flat)
+    assert (zero.status, zero.reason, zero.fix, zero.details) == (
+        FAIL, "the LR is zero at every step", "check learning_rate and lr_scheduler", flat.to_dict())
 
 
-def test_environment_names_versions_and_refuses_8bit_without_cuda():
+def test_environment_names_versions_and_refuses_what_cannot_run(monkeypatch):
     import torch
 
+    from visempar.model import build, device
+    from visempar.preflight.config_checks import package_versions
+
     check = check_environment(config(compute_dtype="float32"))
-    assert check.status == PASS and check.reason.startswith("torch ")
-    assert set(check.details["versions"]) >= {"torch", "transformers", "trl", "peft", "smatch", "penman"}
-    if not torch.cuda.is_available():
-        eight = check_environment(config(optimizer="paged_adamw_8bit"))
-        assert eight.status == FAIL and eight.fix == "use optimizer: adamw_torch on CPU"
+    details = {"versions": package_versions(), "cuda": torch.cuda.is_available(),
+               "compute_dtype": "float32", "threads": torch.get_num_threads()}
+    assert (check.status, check.details) == (PASS, details)
+    assert details["versions"]["torch"] == torch.__version__
+    assert check.reason.startswith(f"torch {torch.__version__}, transformers ")
+    assert check.reason.endswith("; " + device.describe("float32"))
+    if torch.cuda.is_available():
+        return
+    eight = check_environment(config(optimizer="paged_adamw_8bit", compute_dtype="float32"))
+    assert (eight.status, eight.reason, eight.fix, eight.details) == (
+        FAIL, "optimizer paged_adamw_8bit needs bitsandbytes on CUDA", "use optimizer: adamw_torch on CPU", details)
+    monkeypatch.setattr(build, "cpu_4bit_problem", lambda: "no 4-bit kernel here")
+    four = check_environment(config(load_in_4bit="true", compute_dtype="float32"))
+    assert (four.status, four.fix) == (FAIL, "install a bitsandbytes with CPU support, or set load_in_4bit: false")
+    assert four.reason == "4-bit loading requested (load_in_4bit: true) without CUDA, and no 4-bit kernel here"
+    assert check_environment(config(load_in_4bit="auto", compute_dtype="float32")).status == PASS
+    monkeypatch.setattr(build, "cpu_4bit_problem", lambda: None)
+    assert check_environment(config(load_in_4bit="true", compute_dtype="float32")).status == PASS
+    real = device.compute_dtype
+    monkeypatch.setattr(device, "compute_dtype", lambda s: "float32" if s == "auto" else real(s))
+    emulated = check_environment(config(compute_dtype="bfloat16"))
+    assert (emulated.status, emulated.fix) == (WARN, "set compute_dtype: auto")
+    assert emulated.reason.startswith("compute_dtype: bfloat16 on hardware without native bf16")
+    monkeypatch.setattr(device, "compute_dtype", lambda s: "bfloat16")
+    assert check_environment(config(compute_dtype="bfloat16")).status == PASS
 
 
 def test_report_table_failures_and_dict():
-    checks = [Check("a.pass", PASS, "fine"), Check("b.warn", WARN, "hmm", "do this"),
+    checks = [Check("a.pass", PASS, "fine", "a fix, not shown: it passed"), Check("b.warn", WARN, "hmm", "do this"),
               Check("c.fail", FAIL, "broken", "fix that", 0.25)]
     report = Report(checks, 1.5)
     assert [c.id for c in report.failed()] == ["c.fail"]
     assert [c.id for c in report.failed(strict=True)] == ["b.warn", "c.fail"]
     assert report.get("b.warn") is checks[1] and report.get("nope") is None
-    assert report.to_dict()["failed"] == ["c.fail"] and report.to_dict()["seconds"] == 1.5
+    assert Report([Check("a.pass", PASS, "fine")], 1.2345).to_dict() == {
+        "seconds": 1.23, "failed": [],
+        "checks": [{"id": "a.pass", "status": PASS, "reason": "fine", "fix": "", "seconds": 0.0, "details": {}}]}
     lines = report.table().split("\n")
     assert lines[0] == "check   status  time   reason"
     assert lines[1] == "a.pass  PASS     0.00s fine"
@@ -87,16 +124,24 @@ def test_report_table_failures_and_dict():
     assert lines[-1] == "preflight: 3 checks, 1 failed, 1 warnings, 1.5 s"
 
 
+def _raise_deeper():
+    raise KeyError("labels")
+
+
 def test_runner_names_the_exception_and_its_line_and_files_checks_in_order():
     def broken():
-        raise KeyError("labels")
+        _raise_deeper()
 
-    runner = Preflight(log=lambda *_: None)
+    runner = Preflight()
     crashed = runner.run("x.crash", broken, fix="see above")
     assert crashed.status == FAIL and crashed.fix == "see above"
-    assert crashed.reason.startswith("KeyError: 'labels' (at test_preflight_units.py:")
+    line = _raise_deeper.__code__.co_firstlineno + 1                 # the line that raised, not the caller
+    assert crashed.reason == f"KeyError: 'labels' (at test_preflight_units.py:{line})"
+    assert 0 < crashed.seconds < 5
     passed = runner.run("y.pass", lambda: ok("fine", {"n": 1}))
     assert (passed.id, passed.status, passed.details, passed.fix) == ("y.pass", PASS, {"n": 1}, "")
     assert runner.add("z.warn", warn("w", "own fix"), "default fix", seconds=2.0).fix == "own fix"
-    assert [c.id for c in runner.checks] == ["x.crash", "y.pass", "z.warn"] and runner.checks[2].seconds == 2.0
+    assert runner.add("w.plain", fail("f", "")).fix == "" and runner.checks[-1].seconds == 0.0
+    assert [c.id for c in runner.checks] == ["x.crash", "y.pass", "z.warn", "w.plain"]
+    assert runner.checks[2].seconds == 2.0
     assert attempt(lambda: (ok("a"), fail("b", "f")))[1].status == FAIL

@@ -48,6 +48,9 @@ def test_the_planned_points_are_the_schedulers_lrs():
     assert list(cosine.lr_at) == ["step 1", "peak", "last step"]
     assert cosine.lr_at["step 1"] == cosine.lr_at["peak"] == 1e-3      # no warmup: step 1 at the peak
     assert cosine.lr_at["last step"] == pytest.approx(1e-3 * (1 + math.cos(math.pi * 9 / 10)) / 2)
+    late = plan(config(per_device_train_batch_size=2, warmup=9, lr_scheduler="linear"), 20)   # 10 steps
+    assert late.lr_at["end of warmup"] == late.lr_at["last step"] == pytest.approx(1e-3)   # not step 9
+    assert late.examples == 20
     warm = plan(config(per_device_train_batch_size=2, warmup=4, lr_scheduler="linear"), 20)
     assert warm.lr_at == {"step 1": 0.0, "end of warmup": 1e-3, "peak": 1e-3,
                           "last step": pytest.approx(1e-3 / 6)}

@@ -58,9 +58,8 @@ class Report:
 class Preflight:
     """Runs the checks in order; a check that raises is a failure naming the exception."""
 
-    def __init__(self, log: Callable = print):
+    def __init__(self):
         self.checks: list[Check] = []
-        self.log = log
 
     def run(self, check_id: str, fn: Callable[[], Check | tuple[Check, ...]], fix: str = "") -> Check:
         start = time.perf_counter()

@@ -59,7 +59,7 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
     Config-only checks come first, then the build, then checks of the built stack, then
     real steps, after which the trainable weights and RNG states are put back."""
     start = time.perf_counter()
-    pf = Preflight(log)
+    pf = Preflight()
     env = pf.run("env.stack", lambda: check_environment(config))
     lr = pf.run("config.lr", lambda: check_learning_rate(config))
     p = _build(pf, config, prepared, log) if FAIL not in (env.status, lr.status) else None
