@@ -92,7 +92,8 @@ def test_environment_names_versions_and_refuses_what_cannot_run(monkeypatch):
         FAIL, "optimizer paged_adamw_8bit needs bitsandbytes on CUDA", "use optimizer: adamw_torch on CPU", details)
     monkeypatch.setattr(build, "cpu_4bit_problem", lambda: "no 4-bit kernel here")
     four = check_environment(config(load_in_4bit="true", compute_dtype="float32"))
-    assert (four.status, four.fix) == (FAIL, "install a bitsandbytes with CPU support, or set load_in_4bit: false")
+    assert (four.status, four.fix, four.details) == (
+        FAIL, "install a bitsandbytes with CPU support, or set load_in_4bit: false", details)
     assert four.reason == "4-bit loading requested (load_in_4bit: true) without CUDA, and no 4-bit kernel here"
     assert check_environment(config(load_in_4bit="auto", compute_dtype="float32")).status == PASS
     monkeypatch.setattr(build, "cpu_4bit_problem", lambda: None)
@@ -101,8 +102,10 @@ def test_environment_names_versions_and_refuses_what_cannot_run(monkeypatch):
     monkeypatch.setattr(device, "compute_dtype", lambda s: "float32" if s == "auto" else real(s))
     emulated = check_environment(config(compute_dtype="bfloat16"))
     assert (emulated.status, emulated.fix) == (WARN, "set compute_dtype: auto")
-    assert emulated.reason.startswith("compute_dtype: bfloat16 on hardware without native bf16")
-    monkeypatch.setattr(device, "compute_dtype", lambda s: "bfloat16")
+    assert emulated.details == {**details, "compute_dtype": "bfloat16"}
+    assert emulated.reason == (f"compute_dtype: bfloat16 on hardware without native bf16 "
+                               f"({device.describe('float32')}): it runs, emulated, usually slower than fp32")
+    monkeypatch.setattr(device, "compute_dtype", lambda s: "bfloat16" if s == "auto" else "float32")
     assert check_environment(config(compute_dtype="bfloat16")).status == PASS
 
 
