@@ -11,7 +11,7 @@ with a 1-3B GGUF file may only fit its base in 4 bits.
 
 import argparse
 
-from train_process import train_process
+from train_process import print_rows, train_process
 
 CONFIGS = {
     "fp32": ["--set", "compute_dtype=float32", "--set", "load_in_4bit=false"],
@@ -34,11 +34,7 @@ def main() -> None:
     args = ap.parse_args()
     rows = [run(name, args, extra) for name, extra in CONFIGS.items()]
     print(f"{args.model}, {args.steps} steps of batch {args.batch} from {args.data}, one process each")
-    print(f"{'base':<26}{'peak RSS GiB':>13}{'tokens/s':>10}{'seconds':>9}  loss first -> last")
-    for r in rows:
-        print(f"{r['config']:<26}{r['peak_rss_gib']:>13.2f}{r['tokens_per_second']:>10.1f}{r['seconds']:>9.1f}  "
-              f"{r['loss'][0]:.3f} -> {r['loss'][1]:.3f}")
-
+    print_rows(rows)
 
 if __name__ == "__main__":
     main()

@@ -15,7 +15,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from train_process import train_process
+from train_process import print_rows, train_process
 
 CONFIGS = {
     "recipe (full logits, no checkpointing)": [],
@@ -46,13 +46,8 @@ def main() -> None:
     args = ap.parse_args()
     data = longest(args.data, args.steps * args.batch, Path(tempfile.mkdtemp()) / "longest.txt")
     rows = [run(name, args, data, extra) for name, extra in CONFIGS.items()]
-    base = rows[0]
     print(f"{args.config}: {args.steps} steps of the {args.steps * args.batch} longest examples of {args.data}")
-    print(f"{'configuration':<40}{'peak RSS GiB':>13}{'tokens/s':>10}{'ratio':>7}  loss first -> last")
-    for r in rows:
-        print(f"{r['config']:<40}{r['peak_rss_gib']:>13.2f}{r['tokens_per_second']:>10.1f}"
-              f"{r['tokens_per_second'] / base['tokens_per_second']:>7.2f}  {r['loss'][0]:.4f} -> {r['loss'][1]:.4f}")
-
+    print_rows(rows)
 
 if __name__ == "__main__":
     main()

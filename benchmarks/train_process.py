@@ -27,3 +27,13 @@ def train_process(name: str, steps: int, args: list[str]) -> dict:
             "seconds": summary["train_seconds"],
             "tokens_per_second": summary["tokens_seen"] / summary["train_seconds"],
             "loss": (summary["first_loss"], summary["last_loss"])}
+
+
+def print_rows(rows: list[dict]) -> None:
+    """One line per configuration; the ratio is tokens/s against the first row."""
+    width = max(len("configuration"), *(len(r["config"]) for r in rows)) + 2
+    print(f"{'configuration':<{width}}{'peak RSS GiB':>13}{'tokens/s':>10}{'ratio':>7}{'seconds':>9}  loss first -> last")
+    for r in rows:
+        print(f"{r['config']:<{width}}{r['peak_rss_gib']:>13.2f}{r['tokens_per_second']:>10.1f}"
+              f"{r['tokens_per_second'] / rows[0]['tokens_per_second']:>7.2f}{r['seconds']:>9.1f}  "
+              f"{r['loss'][0]:.4f} -> {r['loss'][1]:.4f}")
