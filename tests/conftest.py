@@ -18,6 +18,18 @@ ROOT = Path(__file__).resolve().parents[1]
 VLSP = ROOT.parent / "shared" / "vlsp2025"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Under mutation testing (scripts/mutation.sh), the fastest tests first, by mutmut's own
+    timings: a mutant is killed by the first failing test, so a killed one costs seconds."""
+    stats = Path("mutmut-stats.json")  # mutmut runs the tests from mutants/
+    if "__mutmut_" not in os.environ.get("MUTANT_UNDER_TEST", "") or not stats.exists():
+        return
+    import json
+
+    durations = json.loads(stats.read_text())["duration_by_test"]
+    items.sort(key=lambda item: durations.get(item.nodeid, float("inf")))
+
+
 @pytest.fixture(scope="session")
 def vlsp_dir() -> Path:
     """The real challenge files beside the checkout; tests using them skip without them."""

@@ -78,9 +78,36 @@ def test_trainer_arguments_match_the_config(tiny_model, tmp_path):
               "greater_is_better": True, "logging_nan_inf_filter": False,
               "bf16": compute_dtype("float32") == "bfloat16", "fp16": False,
               "activation_checkpointing": False, "data_seed": 11}
+    handed |= {"output_dir": str(tmp_path / "ckpt"), "logging_first_step": True,
+               "include_num_input_tokens_seen": "non_padding", "save_strategy": "steps",
+               "eval_strategy": "steps", "use_cpu": not torch.cuda.is_available(), "max_length": None,
+               "dataset_kwargs": {"skip_prepare_dataset": True}, "remove_unused_columns": False,
+               "report_to": [], "ddp_find_unused_parameters": False, "dataloader_num_workers": 0,
+               "train_sampling_strategy": "random", "prediction_loss_only": True}
     for key, value in handed.items():
-        assert getattr(args, key) == value, key
+        got = getattr(args, key)
+        assert (got.value if hasattr(got, "value") else got) == value, key
     assert args.lr_scheduler_type.value == "linear" and args.optim.value == "adamw_torch"
+
+
+@pytest.mark.parametrize("select_best, eval_steps, keeps_best, metric, greater", [
+    ("eval_loss", 4, True, "eval_loss", False),
+    ("last", 4, False, "eval_loss", False),
+    ("smatch", 0, False, "eval_smatch", True),
+])
+def test_trainer_arguments_for_selection_evaluation_and_grouping(tmp_path, select_best, eval_steps,
+                                                                 keeps_best, metric, greater):
+    from visempar.train.schedule import plan
+    from visempar.train.trainer import selects_best, sft_config
+
+    config = tiny_config("tiny", tmp_path, select_best=select_best, eval_steps=eval_steps,
+                         save_steps=4, group_by_length=True, max_steps=8)
+    args = sft_config(config, plan(config, 40), tmp_path / "ckpt")
+    assert selects_best(config) is keeps_best and args.load_best_model_at_end is keeps_best
+    assert (args.metric_for_best_model, args.greater_is_better) == (metric, greater)
+    assert args.eval_strategy.value == ("steps" if eval_steps else "no")
+    assert args.eval_steps == (eval_steps or None)
+    assert args.train_sampling_strategy == "group_by_length"
 
 
 def test_c2_per_task_losses_equal_a_hand_computation(tiny_model, tmp_path):
@@ -230,3 +257,96 @@ def test_per_task_losses_accumulate_within_a_window_and_restart_after_it():
     assert monitor.segment_losses("mtup") == {}
     monitor.observe(torch.tensor(float("nan")), out, segment, None, step=3)
     assert monitor._window_bad == [{"step": 4, "loss": "nan", "examples": []}]
+
+
+class _Bar:
+    def __init__(self):
+        self.lines = []
+
+    def write(self, line):
+        self.lines.append(line)
+
+
+def test_progress_line_shows_every_figure_and_the_pace_since_the_last_line(monkeypatch):
+    """A5: the LR in 4 significant digits, never `0.00`; the pace excludes evaluation time."""
+    from visempar.train import trainer as trainer_module
+
+    now = [100.0]
+    monkeypatch.setattr(trainer_module, "time", SimpleNamespace(perf_counter=lambda: now[0]))
+    progress = trainer_module.ReadableProgress()
+    progress.training_bar = bar = _Bar()
+    state = SimpleNamespace(is_world_process_zero=True, global_step=0, max_steps=1200,
+                            num_input_tokens_seen=0)
+    progress._set_mark(state)
+    state.global_step, state.num_input_tokens_seen = 10, 6000
+    now[0] = 130.0
+    progress.on_log(None, state, None, logs={
+        "loss": 1.23456, "loss_task1": 2.5, "loss_task2": 0.75, "loss_graph": 1.0, "grad_norm": 0.123456,
+        "learning_rate": 2.5e-5, "skipped_steps": 0, "eval_loss": None})
+    assert bar.lines == ["step 10/1200 | loss 1.2346 | task1 2.5000 | task2 0.7500 | graph 1.0000 | "
+                         "grad 0.123 | lr 2.5000e-05 | skipped 0 | 3.00 s/step, 200 tok/s, ETA 0:59:30"]
+    state.global_step = 12
+    progress.on_log(None, state, None, logs={"eval_loss": 0.5, "eval_smatch": 0.61234})  # no pace
+    assert bar.lines[-1] == "step 12/1200 | eval loss 0.5000 | dev smatch 0.6123"
+    now[0] = 190.0
+    progress.on_evaluate(SimpleNamespace(), state, None)                # a new mark
+    state.global_step, state.num_input_tokens_seen = 14, 10_000
+    now[0] = 200.0
+    progress.on_log(None, state, None, logs={"loss": 1.0})
+    assert bar.lines[-1].endswith("| 5.00 s/step, 400 tok/s, ETA 1:38:50")
+    progress.on_log(None, state, None, logs={"total_flos": 1.0})        # nothing to show
+    state.is_world_process_zero = False
+    progress.on_log(None, state, None, logs={"loss": 1.0})              # only rank 0 prints
+    assert len(bar.lines) == 3
+
+
+def test_metrics_file_keeps_every_record_in_full_precision(tmp_path):
+    from visempar.train.trainer import MetricsWriter
+
+    writer = MetricsWriter(tmp_path / "new" / "run" / "metrics.jsonl")
+    state = SimpleNamespace(global_step=3, epoch=0.25)
+    writer.on_log(None, state, None, logs={"loss": 1.5, "learning_rate": 1.234567891e-7})
+    writer.on_log(None, state, None, logs={})
+    state.global_step = 4
+    writer.on_log(None, state, None, logs={"eval_loss": 0.5})
+    records = [json.loads(line) for line in (tmp_path / "new" / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert records == [{"step": 3, "epoch": 0.25, "loss": 1.5, "learning_rate": 1.234567891e-7},
+                       {"step": 4, "epoch": 0.25, "eval_loss": 0.5}]
+
+
+def test_loss_head_auto_is_the_full_logits_on_cpu_and_explicit_settings_stand():
+    from visempar.train.trainer import loss_head
+
+    assert loss_head("auto") == ("fused" if torch.cuda.is_available() else "logits")
+    assert loss_head("fused") == "fused" and loss_head("logits") == "logits"
+
+
+class Gradients(TrainerCallback):
+    """The trainable tensors' gradients at the first optimizer step."""
+
+    def __init__(self):
+        self.grads = None
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        if self.grads is None:
+            self.grads = {n: p.grad.detach().clone() for n, p in model.named_parameters()
+                          if p.requires_grad and p.grad is not None}
+
+
+def test_accumulated_micro_batches_give_the_gradient_of_the_whole_batch(tiny_model, tmp_path):
+    """Two micro-batches of 2 must step like one batch of 4: the loss of an accumulated step is
+    normalised by the supervised tokens of all its micro-batches, not averaged per micro-batch
+    (which weighs a short example's tokens up to the length ratio more)."""
+    from visempar.train.run import train
+
+    grads = {}
+    for batch, accumulation in ((4, 1), (2, 2)):
+        seen = Gradients()
+        config = tiny_config(tiny_model, tmp_path / f"b{batch}", max_steps=1, per_device_train_batch_size=batch,
+                             gradient_accumulation_steps=accumulation, max_grad_norm=1e9, save_steps=100)
+        assert train(config, callbacks=[seen], log=quiet)["status"] == "completed"
+        grads[batch] = seen.grads
+    assert grads[4].keys() == grads[2].keys() and len(grads[4]) > 0
+    assert any(float(g.abs().max()) > 0 for g in grads[4].values())
+    for name, whole in grads[4].items():
+        torch.testing.assert_close(grads[2][name], whole, rtol=1e-4, atol=1e-7, msg=name)

@@ -150,6 +150,9 @@ def test_train_writes_a_complete_run(trained_run):
     lrs = [r["learning_rate"] for r in records if "learning_rate" in r]
     assert lrs[0] == 0.0 and all(lr > 0 for lr in lrs[1:])      # no non-zero LR shown as 0
     assert all("loss_graph" in r for r in records if "loss" in r)
+    marks = {p.name: json.loads((p / "visempar-complete.json").read_text())
+             for p in (trained_run / "checkpoints").glob("checkpoint-*")}
+    assert marks == {f"checkpoint-{s}": {"step": s, "health": summary["health"]} for s in (3, 6)}
     run = json.loads((trained_run / "run.json").read_text())
     assert run["schedule"]["total_steps"] == 6 and run["build_order"] == ["load", "lora", "checkpointing"]
     from peft import PeftModel

@@ -1,0 +1,264 @@
+"""Preflight's data, model and step checks on hand-built inputs (no model, no training):
+every boundary, cause and message, fast enough for mutation testing (scripts/mutation.sh).
+The same checks on a real stack, with the faults injected, are in test_preflight.py."""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from visempar.data.encode import LengthReport
+from visempar.preflight import data_checks, model_checks, step_checks
+from visempar.preflight.report import FAIL, PASS, WARN
+
+
+def test_lengths_pass_name_the_distribution_and_fail_above_five_percent_excluded():
+    def check(lengths, excluded):
+        prepared = SimpleNamespace(train=SimpleNamespace(lengths=LengthReport(100, lengths, excluded)))
+        return data_checks.check_lengths(prepared)
+
+    fine = check([10, 20, 30, 40], [])
+    assert (fine.status, fine.reason) == (PASS, "4 examples, tokens mean 25.0, p90 40, max 40 vs max_length 100")
+    assert fine.details["tokens"]["max"] == 40
+    few = check([10] * 40, ["a.txt:3: 120 tokens > max_length 100", "a.txt:9: 130 tokens"])
+    assert few.status == WARN                                          # 2 of 40 = 5%: at the edge
+    assert few.reason == ("2 of 40 examples (5%) longer than max_length 100 are excluded from training "
+                          "(first: a.txt:3: 120 tokens > max_length 100)")
+    assert few.fix == "raise max_length to at least 10"
+    many = check([10] * 39, ["x"] * 2)
+    assert many.status == FAIL and "(5%)" in many.reason               # 2 of 39 = 5.1%
+
+
+def _example(sentence):
+    return SimpleNamespace(sentence=sentence)
+
+
+def test_overlap_warns_with_the_shared_sentences_and_passes_with_counts():
+    train = [_example("Tôi đi học ."), _example("Trời mưa ."), _example(None)]
+    shared = SimpleNamespace(train=SimpleNamespace(examples=train),
+                             eval=SimpleNamespace(examples=[_example("tôi  đi học ."), _example("Khác ."),
+                                                            _example(None)]))
+    check = data_checks.check_overlap(shared)
+    assert check.status == WARN and check.reason.startswith("1 eval sentences also occur in the training data")
+    assert "'tôi  đi học .'" in check.reason and check.details == {"shared": ["tôi  đi học ."]}
+    assert "visempar data split" in check.fix
+    apart = SimpleNamespace(train=SimpleNamespace(examples=train),
+                            eval=SimpleNamespace(examples=[_example("Khác .")]))
+    check = data_checks.check_overlap(apart)
+    assert (check.status, check.reason) == (PASS, "no sentence shared between 2 training and 1 eval sentences")
+
+
+class _Tokenizer:
+    eos_token_id, pad_token_id = 2, 0
+
+    def decode(self, ids):
+        return "".join(f"<{i}>" for i in ids)
+
+
+def _mask_check(rows):
+    """check_label_mask on one collated batch of (ids, labels, segment) rows, padded with 0."""
+    width = max(len(r[0]) for r in rows)
+    pad = lambda xs, v: list(xs) + [v] * (width - len(xs))  # noqa: E731
+    batch = {"input_ids": torch.tensor([pad(r[0], 0) for r in rows]),
+             "labels": torch.tensor([pad(r[1], -100) for r in rows]),
+             "segment": torch.tensor([pad(r[2], 0) for r in rows]),
+             "attention_mask": torch.tensor([pad([1] * len(r[0]), 0) for r in rows]),
+             "index": torch.tensor(range(10, 10 + len(rows)))}
+    trainer = SimpleNamespace(get_train_dataloader=lambda: [batch])
+    return data_checks.check_label_mask(SimpleNamespace(stack=SimpleNamespace(tokenizer=_Tokenizer())), trainer)
+
+
+M = -100
+GOOD = ([5, 6, 7, 8, 2], [M, M, 7, 8, 2], [0, 0, 1, 1, 1])
+
+
+def test_label_mask_passes_and_shows_the_supervised_tokens():
+    check = _mask_check([GOOD, ([5, 7, 2], [M, 7, 2], [0, 1, 1])])
+    assert (check.status, check.reason) == (PASS, "prompt masked, completion and EOS supervised in 2 collated examples")
+    assert check.details["decoded_example"] == "<5><6>[<7>][<8>][<2>]"
+
+
+@pytest.mark.parametrize("row, problem", [
+    (([5, 6, 7, 2], [5, M, 7, 2], [0, 0, 1, 1]), "example 11: prompt tokens are supervised"),
+    (([5, 6, 7, 2], [M, M, M, 2], [0, 0, 1, 1]), "example 11: completion tokens are masked"),
+    (([5, 6, 7], [M, M, M], [0, 0, 0]), "example 11: completion tokens are masked; example 11: fully masked"),
+    (([5, 6, 7, 8], [M, M, 7, 8], [0, 0, 1, 1]), "example 11: EOS is not the last supervised token"),
+    (([5, 6, 7, 2], [M, M, 7, M], [0, 0, 1, 1]), "example 11: completion tokens are masked; "
+                                                 "example 11: EOS is not the last supervised token"),
+])
+def test_label_mask_names_each_problem_and_its_example(row, problem):
+    check = _mask_check([GOOD, row])
+    assert (check.status, check.reason) == (FAIL, problem)
+    assert "-100 on the prompt" in check.fix and "pad == eos" in check.fix
+
+
+def test_label_mask_lists_three_problems_and_counts_the_rest():
+    bad = ([5, 6, 7, 2], [5, M, 7, 2], [0, 0, 1, 1])
+    check = _mask_check([bad, bad, bad, bad, bad])
+    assert check.reason == ("example 10: prompt tokens are supervised; example 11: prompt tokens are "
+                            "supervised; example 12: prompt tokens are supervised (+2 more)")
+
+
+def _params(**tensors):
+    return {name.replace("__", "."): t for name, t in tensors.items()}
+
+
+def test_gradient_check_judges_lora_per_module_and_names_a_tensor_without_one():
+    params = _params(a__lora_A__w=torch.zeros(2), a__lora_B__w=torch.zeros(2), head=torch.zeros(2))
+    stepped = {"losses": [2.0, 1.5], "grad_norms": [0.1234, 0.1], "got_grad": {
+        "a.lora_A.w": False, "a.lora_B.w": True, "head": True}}
+    check, missing = step_checks._gradient_check(params, stepped, 2)
+    assert (check.status, missing) == (PASS, [])          # B got one, so A's zero gradient is expected
+    assert check.reason == "loss 2.0000 -> 1.5000, grad norm 0.123; every trainable tensor got a gradient"
+    assert check.details == {"losses": [2.0, 1.5], "grad_norms": [0.1234, 0.1], "steps": 2}
+    stepped["got_grad"] |= {"a.lora_B.w": False, "head": False}
+    check, missing = step_checks._gradient_check(params, stepped, 2)
+    assert check.status == FAIL and missing == ["a.lora_A.w", "a.lora_B.w", "head"]
+    assert check.reason == "3 of 3 trainable tensors received no gradient in 2 steps (e.g. a.lora_A.w)"
+    assert "A3" in check.fix
+    assert step_checks._lora_pairs(params) == {"a.lora_*.w"}
+
+
+def _moved(before: torch.Tensor, fraction: float) -> torch.Tensor:
+    after = before.clone()
+    after[: int(round(fraction * before.numel()))] += 1
+    return after
+
+
+def _movement(fractions: dict, dtype=torch.float32, no_grad=()):
+    before = {n: torch.zeros(10, dtype=dtype) for n in fractions}
+    params = {n: _moved(before[n], f) for n, f in fractions.items()}
+    return step_checks._movement_check(params, before, 2e-4, list(no_grad), 3)
+
+
+def test_movement_passes_with_the_fractions_changed():
+    check = _movement({"a": 1.0, "b": 0.5, "c": 0.8})
+    assert (check.status, check.reason) == (
+        PASS, "every trainable tensor moved at LR 0.0002; fraction of elements changed min 0.500, median 0.800")
+    assert check.details["not_moved"] == {} and check.details["median_fraction_changed"] == pytest.approx(0.8)
+    assert (check.details["peak_lr"], check.details["min_fraction_changed"]) == (2e-4, 0.5)
+
+
+def test_movement_warns_on_sparse_fp32_updates():
+    check = _movement({"a": 1.0, "b": 0.4})
+    assert check.status == WARN
+    assert check.reason == ("1 trainable tensors changed in under 50% of their elements (e.g. b); "
+                            "fraction of elements changed min 0.400, median 1.000")
+
+
+@pytest.mark.parametrize("fractions, dtype, no_grad, cause", [
+    ({"a": 1.0, "b": 0.0}, torch.float32, ["b"], "it received no gradient"),
+    ({"a": 1.0, "b": 0.0}, torch.float32, [], "the learning rate 0.0002 is too small to change it"),
+    ({"a": 0.5, "b": 0.4}, torch.bfloat16, [], "it is held in bfloat16, and an update of ~0.0002 is below "
+                                                "half an ulp of most of its values, so it rounds away (A1/A6)"),
+    ({"a": 0.5, "b": 0.4}, torch.float16, [], "it is held in float16"),
+])
+def test_movement_fails_naming_the_cause(fractions, dtype, no_grad, cause):
+    check = _movement(fractions, dtype, no_grad)
+    assert check.status == FAIL and cause in check.reason
+    assert check.reason.startswith("1 of 2 trainable tensors (almost) did not move after 3 optimizer steps "
+                                   "at the peak LR 0.0002 (e.g. b, ")
+    assert check.details["not_moved"] == {"b": pytest.approx(fractions["b"])}
+    assert "fp32" in check.fix
+
+
+def test_precision_compares_the_observed_compute_dtype_with_the_config():
+    model = torch.nn.Linear(2, 2)
+    prepared = SimpleNamespace(stack=SimpleNamespace(compute_dtype="bfloat16", model=model))
+    seen = lambda *dtypes: SimpleNamespace(observed_compute_dtype=set(dtypes))  # noqa: E731
+    check = step_checks.check_precision(prepared, seen("bfloat16", "unobserved"))
+    assert (check.status, check.reason) == (
+        PASS, "base layers computed under bf16 autocast in the training steps; trainable tensors stay float32")
+    assert check.details == {"expected": "bfloat16", "observed": ["bfloat16"]}
+    check = step_checks.check_precision(prepared, seen("float32", "bfloat16"))
+    assert check.status == FAIL and check.reason == (
+        "the base layers computed in bfloat16, float32 during the training steps, but compute_dtype "
+        "resolved to bfloat16")
+    assert "autocast" in check.fix
+    assert step_checks.check_precision(prepared, seen("unobserved")).status == WARN
+    prepared.stack.compute_dtype = "float32"
+    assert "computed in fp32" in step_checks.check_precision(prepared, seen("float32")).reason
+
+
+def test_memory_estimate_scales_the_steps_growth_to_the_longest_batch(monkeypatch):
+    import os
+    import resource
+
+    gib = 2**30
+    monkeypatch.setattr(resource, "getrusage", lambda who: SimpleNamespace(ru_maxrss=3 * 2**20))  # 3 GiB
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 16 * gib // 4096}[name])
+    prepared = SimpleNamespace(config=SimpleNamespace(per_device_train_batch_size=4),
+                               train=SimpleNamespace(lengths=SimpleNamespace(lengths=[100, 500, 300])))
+    check = step_checks.check_memory(prepared, 2.0, 1000)      # the steps added 1 GiB for 1,000 tokens
+    assert check.status == PASS
+    assert check.reason == ("about 4.0 GiB at the longest batch (4 x 500 tokens), of 16.0 GiB; "
+                            "the steps here peaked at 3.0 GiB")
+    assert check.details == {"resident_gib": 2.0, "steps_peak_gib": 3.0, "stepped_tokens": 1000,
+                             "longest_batch_tokens": 2000, "estimated_peak_gib": 4.0, "machine_gib": 16.0}
+    edge = step_checks.check_memory(prepared, 2.0, 2000 / 12.4)    # 2 + 12.4 = 14.4 = 0.9 x 16
+    assert edge.status == PASS
+    over = step_checks.check_memory(prepared, 2.0, 2000 / 12.5)
+    assert over.status == WARN and "activation_checkpointing" in over.fix
+    assert "gradient_accumulation_steps" in over.fix and "max_length" in over.fix
+    for resident, tokens in ((None, 1000), (2.0, 0)):
+        check = step_checks.check_memory(prepared, resident, tokens)
+        assert (check.status, check.reason) == (PASS, "peak memory not measured on this system")
+    shrank = step_checks.check_memory(prepared, 5.0, 1000)      # peak below resident: no growth
+    assert shrank.details["estimated_peak_gib"] == 5.0
+
+
+def test_resident_memory_is_read_from_proc():
+    resident = step_checks.resident_gib()
+    assert resident is not None and 0.01 < resident < 1024
+
+
+def _model(*named):
+    """A module with trainable parameters of the given (name, dtype) and one frozen one."""
+    model = torch.nn.Module()
+    for name, dtype in named:
+        model.register_parameter(name, torch.nn.Parameter(torch.zeros(3, dtype=dtype)))
+    model.register_parameter("frozen", torch.nn.Parameter(torch.zeros(5), requires_grad=False))
+    return model
+
+
+def test_dtypes_warn_on_low_precision_trainable_tensors():
+    prepared = SimpleNamespace(stack=SimpleNamespace(model=_model(("w", torch.float32), ("v", torch.float32))))
+    check = model_checks.check_dtypes(prepared)
+    assert (check.status, check.reason) == (PASS, "all 2 trainable tensors are float32")
+    prepared.stack.model = _model(("w", torch.float32), ("v", torch.bfloat16), ("u", torch.float16))
+    check = model_checks.check_dtypes(prepared)
+    assert check.status == WARN and check.reason.startswith("2 of 3 trainable tensors are held in bfloat16: ")
+    assert check.details == {"trainable_dtypes": ["bfloat16", "float16", "float32"], "low_precision": ["v", "u"]}
+    assert "adapter_dtype: float32" in check.fix
+
+
+def test_lora_check_counts_the_trainable_share_and_fails_without_lora():
+    model = _model(("lora_A", torch.float32), ("lora_B", torch.float32), ("bias", torch.float32))
+    prepared = SimpleNamespace(stack=SimpleNamespace(model=model, steps=["load", "lora", "checkpointing"]))
+    check = model_checks.check_lora(prepared)
+    assert (check.status, check.reason) == (
+        PASS, "2 LoRA tensors, 9 trainable of 14 parameters (64.29%); built load -> lora -> checkpointing")
+    assert check.details == {"trainable_tensors": 3, "lora_tensors": 2, "trainable_parameters": 9,
+                             "all_parameters": 14, "build_order": ["load", "lora", "checkpointing"]}
+    prepared.stack.model = _model(("bias", torch.float32))
+    check = model_checks.check_lora(prepared)
+    assert (check.status, check.reason) == (FAIL, "no LoRA tensor is trainable")
+
+
+def test_checkpointing_mode_is_read_off_the_checkpointing_modules():
+    from functools import partial
+
+    def model_with(**flags):
+        model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+        for key, value in flags.items():
+            setattr(model[1], key, value)
+        return model
+
+    assert model_checks.checkpointing_mode(model_with()) is None
+    assert model_checks.checkpointing_mode(model_with(gradient_checkpointing=False)) is None
+    func = lambda reentrant: partial(print, use_reentrant=reentrant)  # noqa: E731
+    assert model_checks.checkpointing_mode(model_with(
+        gradient_checkpointing=True, _gradient_checkpointing_func=func(False))) == "non-reentrant"
+    assert model_checks.checkpointing_mode(model_with(
+        gradient_checkpointing=True, _gradient_checkpointing_func=func(True))) == "reentrant"
+    assert model_checks.checkpointing_mode(model_with(gradient_checkpointing=True)) == "reentrant"  # torch's default
