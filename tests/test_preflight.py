@@ -94,7 +94,25 @@ def test_a3_reentrant_checkpointing_before_lora(tiny_model):
     report = run(config, prepare(config, stack=stack, log=quiet))
     assert status(report, "model.checkpointing").status == FAIL
     backward = status(report, "train.backward")
-    assert backward.status == FAIL and "received" in backward.reason and "A3" in backward.fix
+    assert backward.status == FAIL and "received" in backward.reason
+    assert backward.fix == "apply LoRA before activation checkpointing, non-reentrant (A3)"
+    movement = status(report, "train.movement")
+    assert (movement.status, movement.reason) == (FAIL, "not run: the backward pass failed")
+
+
+def test_a_trainable_tensor_outside_the_graph_gets_no_gradient_and_does_not_move(tiny_model):
+    """Backward runs, yet one trainable tensor is never reached (a head that is not used, an
+    adapter on a bypassed module): the steps name it, and the movement check names why."""
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model)
+    prepared = prepare(config, log=quiet)
+    prepared.stack.model.base_model.register_parameter("unused", torch.nn.Parameter(torch.ones(4)))
+    report = run(config, prepared)
+    backward, movement = status(report, "train.backward"), status(report, "train.movement")
+    assert backward.status == FAIL and backward.reason.startswith("1 of ")
+    assert backward.reason.endswith("trainable tensors received no gradient in 2 steps (e.g. base_model.unused)")
+    assert movement.status == FAIL and movement.reason.endswith("it received no gradient")
 
 
 def test_a4_schedule_in_optimizer_steps_and_endless_warmup(tiny_model):
@@ -132,10 +150,34 @@ def test_b2_nan_producing_batch(tiny_model):
     emb = prepared.stack.model.get_input_embeddings()
     handle = emb.register_forward_hook(lambda m, a, out: out * float("nan") if m.training else out)
     try:
-        check = status(run(config, prepared), "train.backward")
+        report = run(config, prepared)
     finally:
         handle.remove()
-    assert check.status == FAIL and "non-finite loss" in check.reason and "examples [" in check.reason
+    check = status(report, "train.backward")
+    assert check.status == FAIL and check.reason.startswith("non-finite loss nan at step 1 on examples [")
+    assert check.fix == "inspect those examples; lower the LR; never clamp NaN to zero"
+    assert check.details == {"losses": ["nan"]}
+    movement = status(report, "train.movement")
+    assert (movement.status, movement.reason) == (FAIL, "not run: the forward pass failed")
+
+
+def test_finite_loss_with_a_non_finite_gradient(tiny_model):
+    from visempar.train.run import prepare
+
+    config = tiny_config(tiny_model)
+    prepared = prepare(config, log=quiet)
+    lora = next(p for n, p in prepared.stack.model.named_parameters() if "lora_B" in n)
+    handle = lora.register_hook(lambda grad: grad * float("inf"))
+    try:
+        report = run(config, prepared)
+    finally:
+        handle.remove()
+    check = status(report, "train.backward")
+    assert check.status == FAIL and check.reason.startswith("non-finite gradient norm at step 1 on examples [")
+    assert check.fix == "lower the LR; check the data; use fp32 trainable tensors"
+    assert len(check.details["losses"]) == 1 and check.details["grad_norms"] in (["nan"], ["inf"])
+    movement = status(report, "train.movement")
+    assert (movement.status, movement.reason) == (FAIL, "not run: the backward pass failed")
 
 
 def test_d2_max_length_that_truncates(tiny_model):

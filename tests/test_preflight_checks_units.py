@@ -104,19 +104,21 @@ def _params(**tensors):
 
 
 def test_gradient_check_judges_lora_per_module_and_names_a_tensor_without_one():
-    params = _params(a__lora_A__w=torch.zeros(2), a__lora_B__w=torch.zeros(2), head=torch.zeros(2))
-    stepped = {"losses": [2.0, 1.5], "grad_norms": [0.1234, 0.1], "got_grad": {
-        "a.lora_A.w": False, "a.lora_B.w": True, "head": True}}
-    check, missing = step_checks._gradient_check(params, stepped, 2)
-    assert (check.status, missing) == (PASS, [])          # B got one, so A's zero gradient is expected
+    params = _params(a__lora_A__w=torch.zeros(2), a__lora_B__w=torch.zeros(2), b__lora_A__w=torch.zeros(2),
+                     b__lora_B__w=torch.zeros(2), head=torch.zeros(2))
+    got = {"a.lora_A.w": False, "a.lora_B.w": True, "b.lora_A.w": True, "b.lora_B.w": False, "head": True}
+    stepped = {"losses": [2.0, 1.7, 1.5], "grad_norms": [0.1234, 0.1, 0.1], "got_grad": got}
+    check, missing = step_checks._gradient_check(params, stepped, 3)
+    assert (check.status, missing) == (PASS, [])     # B got one, so A's zero gradient is expected
     assert check.reason == "loss 2.0000 -> 1.5000, grad norm 0.123; every trainable tensor got a gradient"
-    assert check.details == {"losses": [2.0, 1.5], "grad_norms": [0.1234, 0.1], "steps": 2}
-    stepped["got_grad"] |= {"a.lora_B.w": False, "head": False}
-    check, missing = step_checks._gradient_check(params, stepped, 2)
-    assert check.status == FAIL and missing == ["a.lora_A.w", "a.lora_B.w", "head"]
-    assert check.reason == "3 of 3 trainable tensors received no gradient in 2 steps (e.g. a.lora_A.w)"
-    assert "A3" in check.fix
-    assert step_checks._lora_pairs(params) == {"a.lora_*.w"}
+    assert check.details == {"losses": [2.0, 1.7, 1.5], "grad_norms": [0.1234, 0.1, 0.1], "steps": 3}
+    got |= {"b.lora_A.w": False}
+    check, missing = step_checks._gradient_check(params, stepped, 3)
+    assert check.status == FAIL and missing == ["b.lora_A.w", "b.lora_B.w"]
+    assert check.reason == "2 of 5 trainable tensors received no gradient in 3 steps (e.g. b.lora_A.w)"
+    assert "A3" in check.fix and check.details["steps"] == 3
+    got |= {"a.lora_B.w": False, "a.lora_A.w": True, "head": False}
+    assert step_checks._gradient_check(params, stepped, 3)[1] == ["b.lora_A.w", "b.lora_B.w", "head"]
 
 
 def _moved(before: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -132,7 +134,7 @@ def _movement(fractions: dict, dtype=torch.float32, no_grad=()):
 
 
 def test_movement_passes_with_the_fractions_changed():
-    check = _movement({"a": 1.0, "b": 0.5, "c": 0.8})
+    check = _movement({"a": 1.0, "b": 0.5, "c": 0.8, "d": 0.9, "e": 0.6})
     assert (check.status, check.reason) == (
         PASS, "every trainable tensor moved at LR 0.0002; fraction of elements changed min 0.500, median 0.800")
     assert check.details["not_moved"] == {} and check.details["median_fraction_changed"] == pytest.approx(0.8)
@@ -144,6 +146,7 @@ def test_movement_warns_on_sparse_fp32_updates():
     assert check.status == WARN
     assert check.reason == ("1 trainable tensors changed in under 50% of their elements (e.g. b); "
                             "fraction of elements changed min 0.400, median 1.000")
+    assert check.fix == "check their gradients and the LR"
 
 
 @pytest.mark.parametrize("fractions, dtype, no_grad, cause", [
@@ -159,7 +162,13 @@ def test_movement_fails_naming_the_cause(fractions, dtype, no_grad, cause):
     assert check.reason.startswith("1 of 2 trainable tensors (almost) did not move after 3 optimizer steps "
                                    "at the peak LR 0.0002 (e.g. b, ")
     assert check.details["not_moved"] == {"b": pytest.approx(fractions["b"])}
-    assert "fp32" in check.fix
+    assert check.fix == "keep trainable tensors fp32 and use a learning rate in the optimizer's range"
+
+
+def test_movement_lists_at_most_20_tensors_that_did_not_move():
+    check = _movement({f"t{i:02d}": 0.0 for i in range(25)})
+    assert check.status == FAIL and check.reason.startswith("25 of 25 trainable tensors (almost) did not move")
+    assert list(check.details["not_moved"]) == [f"t{i:02d}" for i in range(20)]
 
 
 def test_precision_compares_the_observed_compute_dtype_with_the_config():
@@ -178,6 +187,9 @@ def test_precision_compares_the_observed_compute_dtype_with_the_config():
     assert step_checks.check_precision(prepared, seen("unobserved")).status == WARN
     prepared.stack.compute_dtype = "float32"
     assert "computed in fp32" in step_checks.check_precision(prepared, seen("float32")).reason
+    prepared.stack.model = _model(("w", torch.float32), ("v", torch.bfloat16))
+    assert step_checks.check_precision(prepared, seen("float32")).reason.endswith(
+        "trainable tensors stay bfloat16, float32")
 
 
 def test_memory_estimate_scales_the_steps_growth_to_the_longest_batch(monkeypatch):
@@ -185,7 +197,8 @@ def test_memory_estimate_scales_the_steps_growth_to_the_longest_batch(monkeypatc
     import resource
 
     gib = 2**30
-    monkeypatch.setattr(resource, "getrusage", lambda who: SimpleNamespace(ru_maxrss=3 * 2**20))  # 3 GiB
+    peak = [3 * 2**20]  # KiB: 3 GiB
+    monkeypatch.setattr(resource, "getrusage", lambda who: SimpleNamespace(ru_maxrss=peak[0]))
     monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 16 * gib // 4096}[name])
     prepared = SimpleNamespace(config=SimpleNamespace(per_device_train_batch_size=4),
                                train=SimpleNamespace(lengths=SimpleNamespace(lengths=[100, 500, 300])))
@@ -198,13 +211,20 @@ def test_memory_estimate_scales_the_steps_growth_to_the_longest_batch(monkeypatc
     edge = step_checks.check_memory(prepared, 2.0, 2000 / 12.4)    # 2 + 12.4 = 14.4 = 0.9 x 16
     assert edge.status == PASS
     over = step_checks.check_memory(prepared, 2.0, 2000 / 12.5)
-    assert over.status == WARN and "activation_checkpointing" in over.fix
-    assert "gradient_accumulation_steps" in over.fix and "max_length" in over.fix
+    assert over.status == WARN and over.reason.startswith("about 14.5 GiB at the longest batch (4 x 500 tokens)")
+    assert over.details["estimated_peak_gib"] == 14.5 and "activation_checkpointing" in over.fix
+    assert over.fix == ("turn on activation_checkpointing, lower per_device_train_batch_size "
+                        "(raise gradient_accumulation_steps to keep the batch) or lower max_length")
     for resident, tokens in ((None, 1000), (2.0, 0)):
         check = step_checks.check_memory(prepared, resident, tokens)
         assert (check.status, check.reason) == (PASS, "peak memory not measured on this system")
     shrank = step_checks.check_memory(prepared, 5.0, 1000)      # peak below resident: no growth
     assert shrank.details["estimated_peak_gib"] == 5.0
+    peak[0] = 3.14159 * 2**20
+    monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 4_000_000}[name])
+    odd = step_checks.check_memory(prepared, 2.12345, 1000).details    # reported to 2 decimals
+    assert odd == {"resident_gib": 2.12, "steps_peak_gib": 3.14, "stepped_tokens": 1000,
+                   "longest_batch_tokens": 2000, "estimated_peak_gib": 4.16, "machine_gib": 15.26}
 
 
 def test_resident_memory_is_read_from_proc():

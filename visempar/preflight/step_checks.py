@@ -9,13 +9,14 @@ import math
 import os
 
 from visempar.preflight.model_checks import trainable
-from visempar.preflight.report import FAIL, Check, fail, ok, warn
+from visempar.preflight.report import Check, fail, ok, warn
 
 MOVED_FRACTION = 0.5
 
 
-def _lora_pairs(names):
-    return {n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") for n in names if "lora_" in n}
+def _lora_module(name: str) -> str | None:
+    """The LoRA module a tensor belongs to (its A and B matrices share it); None for others."""
+    return name.replace("lora_A", "lora_*").replace("lora_B", "lora_*") if "lora_" in name else None
 
 
 def check_precision(prepared, trainer) -> Check:
@@ -35,7 +36,7 @@ def check_precision(prepared, trainer) -> Check:
               f"{', '.join(held)}", details)
 
 
-def run_steps(prepared, trainer, steps: int = 2) -> tuple[Check, ...]:
+def run_steps(prepared, trainer, steps: int) -> tuple[Check, ...]:
     """Forward/backward and optimizer steps at the peak LR on real batches, under the
     trainer's own autocast (what `accelerator.prepare` wraps the forward in): did every
     trainable tensor get a gradient, did every one move, and what will the longest batch
@@ -112,18 +113,17 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
         except RuntimeError as err:
             if "does not require grad" not in str(err):
                 raise
-            return (Check("", FAIL, f"backward failed: no trainable tensor received a gradient ({err})",
-                          "apply LoRA before activation checkpointing, non-reentrant (A3)"),
-                    Check("", FAIL, "not run: the backward pass failed"))
+            return (fail(f"backward failed: no trainable tensor received a gradient ({err})",
+                         "apply LoRA before activation checkpointing, non-reentrant (A3)"),
+                    fail("not run: the backward pass failed", ""))
         if trainer._nonfinite > skipped:  # the trainer keeps NaN out of its sums; report it here
-            trainer._nonfinite = skipped
-            loss = torch.tensor(float("nan"))
+            loss = torch.tensor(math.nan)
         losses.append(float(loss))
         if not math.isfinite(float(loss)):
             return (fail(f"non-finite loss {float(loss)} at step {step + 1} on examples {index}",
                          "inspect those examples; lower the LR; never clamp NaN to zero",
                          {"losses": [str(x) for x in losses]}),
-                    Check("", FAIL, "not run: the forward pass failed"))
+                    fail("not run: the forward pass failed", ""))
         for n, p in params.items():
             if p.grad is not None and torch.count_nonzero(p.grad).item() > 0:
                 got_grad[n] = True
@@ -133,7 +133,7 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
             return (fail(f"non-finite gradient norm at step {step + 1} on examples {index}",
                          "lower the LR; check the data; use fp32 trainable tensors",
                          {"losses": losses, "grad_norms": [str(x) for x in norms]}),
-                    Check("", FAIL, "not run: the backward pass failed"))
+                    fail("not run: the backward pass failed", ""))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return {"losses": losses, "grad_norms": norms, "got_grad": got_grad, "tokens": tokens}
@@ -142,11 +142,8 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
 def _gradient_check(params: dict, stepped: dict, steps: int) -> tuple[Check, list[str]]:
     """LoRA B starts at zero, so A's first gradient is zero: judged per module, over the steps."""
     got_grad, losses, norms = stepped["got_grad"], stepped["losses"], stepped["grad_norms"]
-    lora_ok = {pair for pair in _lora_pairs(params) if any(
-        got_grad[n] for n in params if "lora_" in n
-        and n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") == pair)}
-    no_grad = [n for n in params if not got_grad[n] and not (
-        "lora_" in n and n.replace("lora_A", "lora_*").replace("lora_B", "lora_*") in lora_ok)]
+    reached = {_lora_module(n) for n in params if got_grad[n]} - {None}
+    no_grad = [n for n in params if not got_grad[n] and _lora_module(n) not in reached]
     details = {"losses": losses, "grad_norms": norms, "steps": steps}
     if no_grad:
         return (fail(f"{len(no_grad)} of {len(params)} trainable tensors received no gradient "
@@ -163,7 +160,7 @@ def _movement_check(params: dict, before: dict, peak: float, no_grad: list[str],
     low = ("bfloat16", "float16")
     dtype = {n: str(p.dtype).replace("torch.", "") for n, p in params.items()}
     frozen = [n for n, f in moved.items() if f == 0.0 or (f < MOVED_FRACTION and dtype[n] in low)]
-    sparse = [n for n, f in moved.items() if 0.0 < f < MOVED_FRACTION and n not in frozen]
+    sparse = [n for n, f in moved.items() if f < MOVED_FRACTION and n not in frozen]
     fractions = sorted(moved.values())
     details = {"peak_lr": peak, "min_fraction_changed": fractions[0],
                "median_fraction_changed": fractions[len(fractions) // 2],
