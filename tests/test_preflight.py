@@ -97,22 +97,38 @@ def test_a3_reentrant_checkpointing_before_lora(tiny_model):
     assert backward.status == FAIL and "received" in backward.reason
     assert backward.fix == "apply LoRA before activation checkpointing, non-reentrant (A3)"
     movement = status(report, "train.movement")
-    assert (movement.status, movement.reason) == (FAIL, "not run: the backward pass failed")
+    assert (movement.status, movement.reason, movement.fix) == (
+        FAIL, "not run: the backward pass failed", "fix train.backward first")
 
 
-def test_a_trainable_tensor_outside_the_graph_gets_no_gradient_and_does_not_move(tiny_model):
-    """Backward runs, yet one trainable tensor is never reached (a head that is not used, an
-    adapter on a bypassed module): the steps name it, and the movement check names why."""
+@pytest.mark.parametrize("weight", [None, 0.0, 1.0])
+def test_a_trainable_tensor_outside_the_graph_gets_no_gradient_and_does_not_move(tiny_model, weight):
+    """Backward runs, yet one trainable tensor gets no gradient: never reached (a head that is
+    not used, an adapter on a bypassed module) or reached with weight 0. The steps name it,
+    and the movement check names why. A one-element tensor that is used passes."""
     from visempar.train.run import prepare
 
     config = tiny_config(tiny_model)
     prepared = prepare(config, log=quiet)
-    prepared.stack.model.base_model.register_parameter("unused", torch.nn.Parameter(torch.ones(4)))
-    report = run(config, prepared)
+    model = prepared.stack.model
+    extra = torch.nn.Parameter(torch.ones(1))
+    model.base_model.register_parameter("extra", extra)
+    hook = None
+    if weight is not None:
+        hook = model.get_input_embeddings().register_forward_hook(lambda m, a, out: out + weight * extra)
+    try:
+        report = run(config, prepared)
+    finally:
+        if hook is not None:
+            hook.remove()
     backward, movement = status(report, "train.backward"), status(report, "train.movement")
+    if weight:
+        assert backward.status == PASS and movement.status == PASS, report.table()
+        return
     assert backward.status == FAIL and backward.reason.startswith("1 of ")
-    assert backward.reason.endswith("trainable tensors received no gradient in 2 steps (e.g. base_model.unused)")
+    assert backward.reason.endswith("trainable tensors received no gradient in 2 steps (e.g. base_model.extra)")
     assert movement.status == FAIL and movement.reason.endswith("it received no gradient")
+    assert "did not move after 2 optimizer steps" in movement.reason
 
 
 def test_a4_schedule_in_optimizer_steps_and_endless_warmup(tiny_model):
@@ -158,7 +174,8 @@ def test_b2_nan_producing_batch(tiny_model):
     assert check.fix == "inspect those examples; lower the LR; never clamp NaN to zero"
     assert check.details == {"losses": ["nan"]}
     movement = status(report, "train.movement")
-    assert (movement.status, movement.reason) == (FAIL, "not run: the forward pass failed")
+    assert (movement.status, movement.reason, movement.fix) == (
+        FAIL, "not run: the forward pass failed", "fix train.backward first")
 
 
 def test_finite_loss_with_a_non_finite_gradient(tiny_model):
@@ -177,7 +194,8 @@ def test_finite_loss_with_a_non_finite_gradient(tiny_model):
     assert check.fix == "lower the LR; check the data; use fp32 trainable tensors"
     assert len(check.details["losses"]) == 1 and check.details["grad_norms"] in (["nan"], ["inf"])
     movement = status(report, "train.movement")
-    assert (movement.status, movement.reason) == (FAIL, "not run: the backward pass failed")
+    assert (movement.status, movement.reason, movement.fix) == (
+        FAIL, "not run: the backward pass failed", "fix train.backward first")
 
 
 def test_d2_max_length_that_truncates(tiny_model):

@@ -108,6 +108,7 @@ def test_gradient_check_judges_lora_per_module_and_names_a_tensor_without_one():
                      b__lora_B__w=torch.zeros(2), head=torch.zeros(2))
     got = {"a.lora_A.w": False, "a.lora_B.w": True, "b.lora_A.w": True, "b.lora_B.w": False, "head": True}
     stepped = {"losses": [2.0, 1.7, 1.5], "grad_norms": [0.1234, 0.1, 0.1], "got_grad": got}
+    stepped_details = {"losses": [2.0, 1.7, 1.5], "grad_norms": [0.1234, 0.1, 0.1], "steps": 3}
     check, missing = step_checks._gradient_check(params, stepped, 3)
     assert (check.status, missing) == (PASS, [])     # B got one, so A's zero gradient is expected
     assert check.reason == "loss 2.0000 -> 1.5000, grad norm 0.123; every trainable tensor got a gradient"
@@ -116,7 +117,8 @@ def test_gradient_check_judges_lora_per_module_and_names_a_tensor_without_one():
     check, missing = step_checks._gradient_check(params, stepped, 3)
     assert check.status == FAIL and missing == ["b.lora_A.w", "b.lora_B.w"]
     assert check.reason == "2 of 5 trainable tensors received no gradient in 3 steps (e.g. b.lora_A.w)"
-    assert "A3" in check.fix and check.details["steps"] == 3
+    assert check.fix == "apply LoRA before activation checkpointing, non-reentrant (A3)"
+    assert check.details == stepped_details
     got |= {"a.lora_B.w": False, "a.lora_A.w": True, "head": False}
     assert step_checks._gradient_check(params, stepped, 3)[1] == ["b.lora_A.w", "b.lora_B.w", "head"]
 
@@ -146,7 +148,7 @@ def test_movement_warns_on_sparse_fp32_updates():
     assert check.status == WARN
     assert check.reason == ("1 trainable tensors changed in under 50% of their elements (e.g. b); "
                             "fraction of elements changed min 0.400, median 1.000")
-    assert check.fix == "check their gradients and the LR"
+    assert check.fix == "check their gradients and the LR" and check.details["not_moved"] == {}
 
 
 @pytest.mark.parametrize("fractions, dtype, no_grad, cause", [
@@ -183,8 +185,12 @@ def test_precision_compares_the_observed_compute_dtype_with_the_config():
     assert check.status == FAIL and check.reason == (
         "the base layers computed in bfloat16, float32 during the training steps, but compute_dtype "
         "resolved to bfloat16")
-    assert "autocast" in check.fix
-    assert step_checks.check_precision(prepared, seen("unobserved")).status == WARN
+    assert check.fix == "bf16 must come from autocast (SFTConfig bf16) over fp32 trainable tensors"
+    assert check.details == {"expected": "bfloat16", "observed": ["bfloat16", "float32"]}
+    unseen = step_checks.check_precision(prepared, seen("unobserved"))
+    assert (unseen.status, unseen.reason, unseen.fix, unseen.details) == (
+        WARN, "no LoRA-wrapped layer ran, so the compute dtype was not observed", "",
+        {"expected": "bfloat16", "observed": []})
     prepared.stack.compute_dtype = "float32"
     assert "computed in fp32" in step_checks.check_precision(prepared, seen("float32")).reason
     prepared.stack.model = _model(("w", torch.float32), ("v", torch.bfloat16))
@@ -222,9 +228,9 @@ def test_memory_estimate_scales_the_steps_growth_to_the_longest_batch(monkeypatc
     assert shrank.details["estimated_peak_gib"] == 5.0
     peak[0] = 3.14159 * 2**20
     monkeypatch.setattr(os, "sysconf", lambda name: {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 4_000_000}[name])
-    odd = step_checks.check_memory(prepared, 2.12345, 1000).details    # reported to 2 decimals
-    assert odd == {"resident_gib": 2.12, "steps_peak_gib": 3.14, "stepped_tokens": 1000,
-                   "longest_batch_tokens": 2000, "estimated_peak_gib": 4.16, "machine_gib": 15.26}
+    odd = step_checks.check_memory(prepared, 2.10345, 1000).details    # reported to 2 decimals
+    assert odd == {"resident_gib": 2.1, "steps_peak_gib": 3.14, "stepped_tokens": 1000,
+                   "longest_batch_tokens": 2000, "estimated_peak_gib": 4.18, "machine_gib": 15.26}
 
 
 def test_resident_memory_is_read_from_proc():

@@ -14,9 +14,10 @@ from visempar.preflight.report import Check, fail, ok, warn
 MOVED_FRACTION = 0.5
 
 
-def _lora_module(name: str) -> str | None:
-    """The LoRA module a tensor belongs to (its A and B matrices share it); None for others."""
-    return name.replace("lora_A", "lora_*").replace("lora_B", "lora_*") if "lora_" in name else None
+def _module(name: str) -> str:
+    """The unit a gradient is judged by: a LoRA tensor's module (its A and B share one, and A's
+    first gradient is zero while B is), any other tensor by itself."""
+    return name.replace("lora_A", "lora_*").replace("lora_B", "lora_*")
 
 
 def check_precision(prepared, trainer) -> Check:
@@ -70,7 +71,7 @@ def check_memory(prepared, resident: float | None, stepped_tokens: int) -> Check
     import resource
 
     if resident is None or not stepped_tokens:
-        return ok("peak memory not measured on this system", {})
+        return ok("peak memory not measured on this system")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB on Linux
     batch = prepared.config.per_device_train_batch_size
     longest = batch * max(prepared.train.lengths.lengths)
@@ -115,7 +116,7 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
                 raise
             return (fail(f"backward failed: no trainable tensor received a gradient ({err})",
                          "apply LoRA before activation checkpointing, non-reentrant (A3)"),
-                    fail("not run: the backward pass failed", ""))
+                    fail("not run: the backward pass failed", "fix train.backward first"))
         if trainer._nonfinite > skipped:  # the trainer keeps NaN out of its sums; report it here
             loss = torch.tensor(math.nan)
         losses.append(float(loss))
@@ -123,7 +124,7 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
             return (fail(f"non-finite loss {float(loss)} at step {step + 1} on examples {index}",
                          "inspect those examples; lower the LR; never clamp NaN to zero",
                          {"losses": [str(x) for x in losses]}),
-                    fail("not run: the forward pass failed", ""))
+                    fail("not run: the forward pass failed", "fix train.backward first"))
         for n, p in params.items():
             if p.grad is not None and torch.count_nonzero(p.grad).item() > 0:
                 got_grad[n] = True
@@ -133,7 +134,7 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
             return (fail(f"non-finite gradient norm at step {step + 1} on examples {index}",
                          "lower the LR; check the data; use fp32 trainable tensors",
                          {"losses": losses, "grad_norms": [str(x) for x in norms]}),
-                    fail("not run: the backward pass failed", ""))
+                    fail("not run: the backward pass failed", "fix train.backward first"))
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
     return {"losses": losses, "grad_norms": norms, "got_grad": got_grad, "tokens": tokens}
@@ -142,8 +143,8 @@ def _take_steps(prepared, trainer, params: dict, peak: float, steps: int):
 def _gradient_check(params: dict, stepped: dict, steps: int) -> tuple[Check, list[str]]:
     """LoRA B starts at zero, so A's first gradient is zero: judged per module, over the steps."""
     got_grad, losses, norms = stepped["got_grad"], stepped["losses"], stepped["grad_norms"]
-    reached = {_lora_module(n) for n in params if got_grad[n]} - {None}
-    no_grad = [n for n in params if not got_grad[n] and _lora_module(n) not in reached]
+    reached = {_module(n) for n in params if got_grad[n]}
+    no_grad = [n for n in params if _module(n) not in reached]
     details = {"losses": losses, "grad_norms": norms, "steps": steps}
     if no_grad:
         return (fail(f"{len(no_grad)} of {len(params)} trainable tensors received no gradient "
