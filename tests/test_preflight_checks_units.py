@@ -288,3 +288,118 @@ def test_checkpointing_mode_is_read_off_the_checkpointing_modules():
     assert model_checks.checkpointing_mode(model_with(
         gradient_checkpointing=True, _gradient_checkpointing_func=func(True))) == "reentrant"
     assert model_checks.checkpointing_mode(model_with(gradient_checkpointing=True)) == "reentrant"  # torch's default
+
+
+def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypatch):
+    """The evaluation the trainer runs, then generation through `dev_smatch` on two eval
+    examples with the run's concepts and compute dtype, at most 64 new tokens each."""
+    from visempar.eval import generate
+    from visempar.eval.decode import TokenBudget
+
+    calls = []
+
+    def dev_smatch(model, tokenizer, builder, examples, **kwargs):
+        calls.append((model, tokenizer, builder, examples, kwargs))
+        return {"f1": 0.4567, "generations": ["(a / b)", "(c"], "paths": ["parsed", "repaired"]}
+
+    monkeypatch.setattr(generate, "dev_smatch", dev_smatch)
+    prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore"), budget=TokenBudget(cap=300, ratio=2.0),
+                               stack=SimpleNamespace(tokenizer="tok", compute_dtype="bfloat16"), builder="builder",
+                               eval=SimpleNamespace(examples=["e1", "e2", "e3"]))
+    trainer = SimpleNamespace(model="model", evaluate=lambda: {"eval_loss": 1.23456, "eval_runtime": 0.1})
+    check = step_checks.check_eval_path(prepared, trainer)
+    assert (check.status, check.reason) == (
+        PASS, "eval loss 1.2346; generated 2 graphs (parsed, repaired), Smatch F1 0.457")
+    assert check.details == {"eval_loss": 1.23456, "generations": ["(a / b)", "(c"], "smatch_f1": 0.4567}
+    (model, tok, builder, examples, kwargs), = calls
+    assert (model, tok, builder, examples) == ("model", "tok", "builder", ["e1", "e2"])
+    assert kwargs == {"budget": TokenBudget(cap=64, ratio=2.0), "batch_size": 2, "concepts": "underscore",
+                      "compute_dtype": "bfloat16"}
+    prepared.budget = TokenBudget(cap=40)
+    step_checks.check_eval_path(prepared, trainer)
+    assert calls[-1][4]["budget"] == TokenBudget(cap=40)
+
+
+@pytest.mark.parametrize("loss", [None, float("nan"), float("inf")])
+def test_eval_path_fails_on_a_missing_or_non_finite_eval_loss(monkeypatch, loss):
+    from visempar.eval import generate
+
+    monkeypatch.setattr(generate, "dev_smatch", lambda *a, **k: pytest.fail("generated after a bad eval loss"))
+    metrics = {"eval_runtime": 0.1} if loss is None else {"eval_loss": loss}
+    check = step_checks.check_eval_path(SimpleNamespace(config=None), SimpleNamespace(evaluate=lambda: metrics))
+    assert (check.status, check.reason, check.fix, check.details) == (
+        FAIL, f"eval loss is {loss}", "check the eval data", metrics)
+
+
+class _WordTokenizer:
+    """One id per character; `shift` changes the ids from a position on (a prompt that differs)."""
+
+    def __init__(self, shift_from=None):
+        self.shift_from = shift_from
+
+    def __call__(self, text, add_special_tokens=True):
+        ids = [ord(c) for c in text]
+        if self.shift_from is not None:
+            ids = ids[: self.shift_from] + [i + 1000 for i in ids[self.shift_from:]]
+        return {"input_ids": ids}
+
+    def decode(self, ids):
+        return "".join(chr(i % 1000) for i in ids)
+
+
+class _Builder:
+    chat_template = None
+
+    def prompt(self, sentence):
+        return f"S: {sentence}\nGraph:\n"
+
+
+def _prompted(n, tokenizer_at_inference, builder=None):
+    builder = builder or _Builder()
+    train_tok = _WordTokenizer()
+    examples = [SimpleNamespace(sentence=f"câu {i}", location=f"train.txt:{3 * i + 1}") for i in range(n)]
+    rows = []
+    for e in examples:
+        ids = train_tok(builder.prompt(e.sentence))["input_ids"]
+        rows.append({"input_ids": ids + [7, 8], "segment": [0] * len(ids) + [1, 1]})
+    return SimpleNamespace(stack=SimpleNamespace(tokenizer=tokenizer_at_inference), builder=builder,
+                           train=SimpleNamespace(rows=rows, examples=examples))
+
+
+def test_prompt_consistency_passes_on_identical_ids_and_shows_the_prompt():
+    prepared = _prompted(3, _WordTokenizer())
+    prepared.train.examples[1].sentence = None                    # trained on the prompt of ""
+    ids = _WordTokenizer()(_Builder().prompt(""))["input_ids"]
+    prepared.train.rows[1] = {"input_ids": ids + [7], "segment": [0] * len(ids) + [1]}
+    check = data_checks.check_prompt_consistency(prepared)
+    assert (check.status, check.reason) == (PASS, "training and inference prompts are token-identical and "
+                                                  "end on a newline")
+    assert check.details == {"prompt": "S: câu 0\nGraph:\n"}
+
+
+def test_prompt_consistency_names_the_example_and_the_first_differing_token():
+    check = data_checks.check_prompt_consistency(_prompted(3, _WordTokenizer(shift_from=4)))
+    assert check.status == FAIL
+    assert check.reason == ("train.txt:1: the inference prompt differs from the training prompt at token 4: "
+                            "training 'âu 0\\nGra' vs inference 'âu 0\\nGra'")
+    assert check.fix == "build prompts with visempar.data.prompts.PromptBuilder in both places"
+    assert check.details == {}
+
+
+def test_prompt_consistency_reads_the_first_eight_examples_and_a_prompt_that_is_a_prefix():
+    prepared = _prompted(10, _WordTokenizer())
+    prepared.train.rows[8]["input_ids"][0] += 1                   # the 9th is not read
+    assert data_checks.check_prompt_consistency(prepared).status == PASS
+    prepared.train.rows[7]["segment"][-2] = 0                     # a training prompt one token longer
+    check = data_checks.check_prompt_consistency(prepared)
+    assert check.status == FAIL and check.reason.startswith("train.txt:22: ") and " at token 16: " in check.reason
+
+
+def test_prompt_that_does_not_end_on_a_newline_fails():
+    class NoNewline(_Builder):
+        def prompt(self, sentence):
+            return f"S: {sentence} G:"
+
+    check = data_checks.check_prompt_consistency(_prompted(2, _WordTokenizer(), NoNewline()))
+    assert (check.status, check.reason, check.fix) == (
+        FAIL, "the prompt does not end on a newline (token boundary)", "end prompts with \\n")
