@@ -76,6 +76,9 @@ def test_label_mask_passes_and_shows_the_supervised_tokens():
     check = _mask_check([GOOD, ([5, 7, 2], [M, 7, 2], [0, 1, 1])])
     assert (check.status, check.reason) == (PASS, "prompt masked, completion and EOS supervised in 2 collated examples")
     assert check.details["decoded_example"] == "<5><6>[<7>][<8>][<2>]"
+    assert check.details["legend"] == "[supervised] unsupervised"
+    padded = _mask_check([([5, 7, 2], [M, 7, 2], [0, 1, 1]), GOOD])    # the first row is padded
+    assert padded.status == PASS and padded.details["decoded_example"] == "<5>[<7>][<2>]"
 
 
 @pytest.mark.parametrize("row, problem", [
@@ -253,9 +256,11 @@ def test_dtypes_warn_on_low_precision_trainable_tensors():
     assert (check.status, check.reason) == (PASS, "all 2 trainable tensors are float32")
     prepared.stack.model = _model(("w", torch.float32), ("v", torch.bfloat16), ("u", torch.float16))
     check = model_checks.check_dtypes(prepared)
-    assert check.status == WARN and check.reason.startswith("2 of 3 trainable tensors are held in bfloat16: ")
+    assert check.status == WARN and check.reason == (
+        "2 of 3 trainable tensors are held in bfloat16: an update smaller than half a bf16 ulp (2^-9 "
+        "relative, ~0.002 at 1.0) rounds away, so small LRs freeze them")
+    assert check.fix == "keep trainable tensors fp32 (adapter_dtype: float32); compute in bf16 via autocast"
     assert check.details == {"trainable_dtypes": ["bfloat16", "float16", "float32"], "low_precision": ["v", "u"]}
-    assert "adapter_dtype: float32" in check.fix
 
 
 def test_lora_check_counts_the_trainable_share_and_fails_without_lora():
@@ -268,7 +273,9 @@ def test_lora_check_counts_the_trainable_share_and_fails_without_lora():
                              "all_parameters": 14, "build_order": ["load", "lora", "checkpointing"]}
     prepared.stack.model = _model(("bias", torch.float32))
     check = model_checks.check_lora(prepared)
-    assert (check.status, check.reason) == (FAIL, "no LoRA tensor is trainable")
+    assert (check.status, check.reason, check.fix) == (FAIL, "no LoRA tensor is trainable",
+                                                       "apply LoRA with visempar.model.build")
+    assert check.details["lora_tensors"] == 0 and check.details["trainable_tensors"] == 1
 
 
 def test_checkpointing_mode_is_read_off_the_checkpointing_modules():
@@ -403,3 +410,29 @@ def test_prompt_that_does_not_end_on_a_newline_fails():
     check = data_checks.check_prompt_consistency(_prompted(2, _WordTokenizer(), NoNewline()))
     assert (check.status, check.reason, check.fix) == (
         FAIL, "the prompt does not end on a newline (token boundary)", "end prompts with \\n")
+
+
+def _checkpointed(reentrant, embedding_grad=False):
+    from functools import partial
+
+    model = torch.nn.Sequential(torch.nn.Embedding(4, 2), torch.nn.Linear(2, 2))
+    model[0].weight.requires_grad_(embedding_grad)
+    if reentrant is not None:
+        model[1].gradient_checkpointing = True
+        model[1]._gradient_checkpointing_func = partial(print, use_reentrant=reentrant)
+    model.get_input_embeddings = lambda: model[0]
+    return SimpleNamespace(stack=SimpleNamespace(model=model))
+
+
+@pytest.mark.parametrize("reentrant, embedding_grad, want", [
+    (None, False, (PASS, "activation checkpointing off", "", {"mode": None})),
+    (False, False, (PASS, "non-reentrant activation checkpointing, enabled after LoRA", "", {"mode": "non-reentrant"})),
+    (True, True, (WARN, "reentrant activation checkpointing (works, with input grads enabled)",
+                  "prefer use_reentrant: False", {"mode": "reentrant"})),
+    (True, False, (FAIL, "reentrant activation checkpointing with a frozen embedding whose output does not "
+                         "require grad: the checkpointed layers (and their LoRA) get no gradient (A3)",
+                   "use non-reentrant checkpointing after LoRA (visempar's builder does)", {"mode": "reentrant"})),
+])
+def test_checkpointing_check_reads_the_mode_and_probes_the_embedding(reentrant, embedding_grad, want):
+    check = model_checks.check_checkpointing(_checkpointed(reentrant, embedding_grad))
+    assert (check.status, check.reason, check.fix, check.details) == want
