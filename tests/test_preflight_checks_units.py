@@ -24,7 +24,7 @@ def test_lengths_pass_name_the_distribution_and_fail_above_five_percent_excluded
     assert few.status == WARN                                          # 2 of 40 = 5%: at the edge
     assert few.reason == ("2 of 40 examples (5%) longer than max_length 100 are excluded from training "
                           "(first: a.txt:3: 120 tokens > max_length 100)")
-    assert few.fix == "raise max_length to at least 10"
+    assert few.fix == "raise max_length to at least 10" and few.details["excluded"] == 2
     many = check([10] * 39, ["x"] * 2)
     assert many.status == FAIL and "(5%)" in many.reason               # 2 of 39 = 5.1%
 
@@ -41,11 +41,15 @@ def test_overlap_warns_with_the_shared_sentences_and_passes_with_counts():
     check = data_checks.check_overlap(shared)
     assert check.status == WARN and check.reason.startswith("1 eval sentences also occur in the training data")
     assert "'tôi  đi học .'" in check.reason and check.details == {"shared": ["tôi  đi học ."]}
-    assert "visempar data split" in check.fix
+    assert check.fix == "split with `visempar data split --test ...` to keep them apart"
+    many = SimpleNamespace(train=SimpleNamespace(examples=[_example(f"câu {i}") for i in range(30)]),
+                           eval=SimpleNamespace(examples=[_example(f"câu {i}") for i in range(25)]))
+    assert data_checks.check_overlap(many).details == {"shared": [f"câu {i}" for i in range(20)]}
     apart = SimpleNamespace(train=SimpleNamespace(examples=train),
                             eval=SimpleNamespace(examples=[_example("Khác .")]))
     check = data_checks.check_overlap(apart)
-    assert (check.status, check.reason) == (PASS, "no sentence shared between 2 training and 1 eval sentences")
+    assert (check.status, check.reason, check.details) == (
+        PASS, "no sentence shared between 2 training and 1 eval sentences", {})
 
 
 class _Tokenizer:
@@ -251,15 +255,18 @@ def _model(*named):
 
 
 def test_dtypes_warn_on_low_precision_trainable_tensors():
-    prepared = SimpleNamespace(stack=SimpleNamespace(model=_model(("w", torch.float32), ("v", torch.float32))))
+    prepared = SimpleNamespace(stack=SimpleNamespace(model=_model(("w", torch.float32), ("v", torch.float64))))
     check = model_checks.check_dtypes(prepared)
-    assert (check.status, check.reason) == (PASS, "all 2 trainable tensors are float32")
+    assert (check.status, check.reason) == (PASS, "all 2 trainable tensors are float32, float64")
+    assert check.details == {"trainable_dtypes": ["float32", "float64"], "low_precision": []}
     prepared.stack.model = _model(("w", torch.float32), ("v", torch.bfloat16), ("u", torch.float16))
     check = model_checks.check_dtypes(prepared)
     assert check.status == WARN and check.reason == (
         "2 of 3 trainable tensors are held in bfloat16: an update smaller than half a bf16 ulp (2^-9 "
         "relative, ~0.002 at 1.0) rounds away, so small LRs freeze them")
     assert check.fix == "keep trainable tensors fp32 (adapter_dtype: float32); compute in bf16 via autocast"
+    prepared.stack.model = _model(*((f"p{i:02d}", torch.bfloat16) for i in range(25)))
+    assert model_checks.check_dtypes(prepared).details["low_precision"] == [f"p{i:02d}" for i in range(20)]
     assert check.details == {"trainable_dtypes": ["bfloat16", "float16", "float32"], "low_precision": ["v", "u"]}
 
 

@@ -3,7 +3,7 @@ and one prompt for training and inference (D1-D3)."""
 
 from __future__ import annotations
 
-from visempar.preflight.report import FAIL, WARN, Check, fail, ok, warn
+from visempar.preflight.report import Check, fail, ok, warn
 
 
 def check_lengths(prepared) -> Check:
@@ -15,10 +15,10 @@ def check_lengths(prepared) -> Check:
               f"vs max_length {report.max_length}")
     if excluded:
         share = excluded / n
-        status = FAIL if share > 0.05 else WARN
-        return Check("", status, f"{excluded} of {n} examples ({share:.0%}) longer than max_length "
-                     f"{report.max_length} are excluded from training (first: {report.excluded[0]})",
-                     f"raise max_length to at least {tokens['max']}", details=details)
+        return (fail if share > 0.05 else warn)(
+            f"{excluded} of {n} examples ({share:.0%}) longer than max_length {report.max_length} are "
+            f"excluded from training (first: {report.excluded[0]})",
+            f"raise max_length to at least {tokens['max']}", details)
     return ok(reason, details)
 
 
@@ -65,7 +65,7 @@ def check_overlap(prepared) -> Check:
         return warn(f"{len(shared)} eval sentences also occur in the training data (e.g. {shared[0]!r})",
                     "split with `visempar data split --test ...` to keep them apart", {"shared": shared[:20]})
     return ok(f"no sentence shared between {len(train)} training and "
-              f"{len(prepared.eval.examples)} eval sentences", {})
+              f"{len(prepared.eval.examples)} eval sentences")
 
 
 def check_prompt_consistency(prepared) -> Check:
@@ -82,8 +82,8 @@ def check_prompt_consistency(prepared) -> Check:
             return fail(f"{example.location}: the inference prompt differs from the training prompt "
                         f"at token {cut}: training {tok.decode(trained[cut:cut + 8])!r} vs inference "
                         f"{tok.decode(inferred[cut:cut + 8])!r}",
-                        "build prompts with visempar.data.prompts.PromptBuilder in both places", {})
+                        "build prompts with visempar.data.prompts.PromptBuilder in both places")
     if not builder.prompt("x").endswith("\n"):
-        return fail("the prompt does not end on a newline (token boundary)", "end prompts with \\n", {})
+        return fail("the prompt does not end on a newline (token boundary)", "end prompts with \\n")
     return ok("training and inference prompts are token-identical and end on a newline",
               {"prompt": builder.prompt(prepared.train.examples[0].sentence or "")})
