@@ -158,17 +158,23 @@ def test_b1_broken_evaluation_path(tiny_model, monkeypatch, where, name):
     assert "(at test_preflight.py:" in check.reason          # the line that raised
 
 
-def test_b2_nan_producing_batch(tiny_model):
+def run_with_fault(tiny_model, attach):
+    """Preflight of the default config with a fault hooked into its model (`attach(model)`
+    returns the hook's handle), removed afterwards."""
     from visempar.train.run import prepare
 
     config = tiny_config(tiny_model)
     prepared = prepare(config, log=quiet)
-    emb = prepared.stack.model.get_input_embeddings()
-    handle = emb.register_forward_hook(lambda m, a, out: out * float("nan") if m.training else out)
+    handle = attach(prepared.stack.model)
     try:
-        report = run(config, prepared)
+        return run(config, prepared)
     finally:
         handle.remove()
+
+
+def test_b2_nan_producing_batch(tiny_model):
+    report = run_with_fault(tiny_model, lambda model: model.get_input_embeddings().register_forward_hook(
+        lambda m, a, out: out * float("nan") if m.training else out))
     check = status(report, "train.backward")
     assert check.status == FAIL and check.reason.startswith("non-finite loss nan at step 1 on examples [")
     assert check.fix == "inspect those examples; lower the LR; never clamp NaN to zero"
@@ -179,16 +185,8 @@ def test_b2_nan_producing_batch(tiny_model):
 
 
 def test_finite_loss_with_a_non_finite_gradient(tiny_model):
-    from visempar.train.run import prepare
-
-    config = tiny_config(tiny_model)
-    prepared = prepare(config, log=quiet)
-    lora = next(p for n, p in prepared.stack.model.named_parameters() if "lora_B" in n)
-    handle = lora.register_hook(lambda grad: grad * float("inf"))
-    try:
-        report = run(config, prepared)
-    finally:
-        handle.remove()
+    report = run_with_fault(tiny_model, lambda model: next(
+        p for n, p in model.named_parameters() if "lora_B" in n).register_hook(lambda grad: grad * float("inf")))
     check = status(report, "train.backward")
     assert check.status == FAIL and check.reason.startswith("non-finite gradient norm at step 1 on examples [")
     assert check.fix == "lower the LR; check the data; use fp32 trainable tensors"
