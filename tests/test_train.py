@@ -150,6 +150,7 @@ def test_train_writes_a_complete_run(trained_run):
     lrs = [r["learning_rate"] for r in records if "learning_rate" in r]
     assert lrs[0] == 0.0 and all(lr > 0 for lr in lrs[1:])      # no non-zero LR shown as 0
     assert all("loss_graph" in r for r in records if "loss" in r)
+    assert all(r["train_tokens_per_second"] > 0 for r in records if "loss" in r)   # the Trainer's pace
     marks = {p.name: json.loads((p / "visempar-complete.json").read_text())
              for p in (trained_run / "checkpoints").glob("checkpoint-*")}
     assert marks == {f"checkpoint-{s}": {"step": s, "health": summary["health"]} for s in (3, 6)}
@@ -258,6 +259,9 @@ def test_nan_step_is_skipped_counted_and_not_applied(tiny_model, tmp_path):
     records = [json.loads(x) for x in (tmp_path / "n" / "metrics.jsonl").read_text().splitlines()]
     step3 = next(r for r in records if r["step"] == 3 and "loss" in r)
     assert math.isnan(step3["loss"])                              # shown, never clamped to 0
+    assert step3["nonfinite_losses"] == 1
+    assert [r["skipped_steps"] for r in records if "loss" in r] == [0, 0, 1, 1, 1]
+    assert all("nonfinite_losses" not in r for r in records if r["step"] != 3)
     assert all(math.isfinite(r["loss"]) for r in records if "loss" in r and r["step"] != 3)
 
 
