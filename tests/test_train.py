@@ -265,6 +265,21 @@ def test_nan_step_is_skipped_counted_and_not_applied(tiny_model, tmp_path):
     assert all(math.isfinite(r["loss"]) for r in records if "loss" in r and r["step"] != 3)
 
 
+def test_every_nan_of_a_logging_window_is_counted(tiny_model, tmp_path):
+    from visempar.train.run import prepare, train
+
+    config = tiny_config(tiny_model, tmp_path / "w", max_steps=4, logging_steps=4)
+    prepared = prepare(config, log=lambda *_: None)
+    handle = _nan_embedding(prepared.stack.model, calls={2, 3})
+    summary = train(config, prepared=prepared, log=lambda *_: None)
+    handle.remove()
+    assert summary["status"] == "completed" and summary["health"]["skipped_steps"] == 2
+    records = [json.loads(x) for x in (tmp_path / "w" / "metrics.jsonl").read_text().splitlines()]
+    first, window = [r for r in records if "loss" in r]                   # step 1, then steps 2-4
+    assert (first["step"], first["skipped_steps"], "nonfinite_losses" in first) == (1, 0, False)
+    assert (window["step"], window["nonfinite_losses"], window["skipped_steps"]) == (4, 2, 2)
+
+
 def test_consecutive_nan_steps_abort_with_the_cause(tiny_model, tmp_path):
     from visempar.train.run import prepare, train
 

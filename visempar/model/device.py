@@ -80,6 +80,14 @@ def set_threads(cpu_threads: int) -> int:
     return cpu_threads
 
 
+UNOBSERVED = "unobserved"  # what a step records when no LoRA-wrapped layer ran
+
+
+def dtype_names(dtypes) -> str:
+    """The dtypes a message names (`bfloat16, float32`), in one order everywhere."""
+    return ", ".join(sorted(dtypes))
+
+
 class ComputeDtypeProbe:
     """Records the dtype the first LoRA-wrapped linear's base layer computes in: proof,
     from the running model, that autocast (or the quantised compute dtype) is in effect."""

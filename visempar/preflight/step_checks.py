@@ -22,19 +22,21 @@ def _module(name: str) -> str:
 
 def check_precision(prepared, trainer) -> Check:
     """The dtype the base layers computed in during the real steps, against the config."""
+    from visempar.model.device import UNOBSERVED, dtype_names
+
     want = prepared.stack.compute_dtype
-    got = sorted(trainer.observed_compute_dtype - {"unobserved"})
+    got = sorted(trainer.observed_compute_dtype - {UNOBSERVED})
     details = {"expected": want, "observed": got}
     if not got:
         return warn("no LoRA-wrapped layer ran, so the compute dtype was not observed", "", details)
     if got != [want]:
-        return fail(f"the base layers computed in {', '.join(got)} during the training steps, "
+        return fail(f"the base layers computed in {dtype_names(got)} during the training steps, "
                     f"but compute_dtype resolved to {want}",
                     "bf16 must come from autocast (SFTConfig bf16) over fp32 trainable tensors", details)
     how = "under bf16 autocast" if want == "bfloat16" else "in fp32"
-    held = sorted({str(p.dtype).replace("torch.", "") for p in trainable(prepared.stack.model).values()})
+    held = {str(p.dtype).replace("torch.", "") for p in trainable(prepared.stack.model).values()}
     return ok(f"base layers computed {how} in the training steps; trainable tensors stay "
-              f"{', '.join(held)}", details)
+              f"{dtype_names(held)}", details)
 
 
 def run_steps(prepared, trainer, steps: int) -> tuple[Check, ...]:

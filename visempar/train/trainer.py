@@ -21,7 +21,7 @@ from trl import SFTConfig, SFTTrainer
 
 from visempar.data.encode import Collator
 from visempar.model.build import Stack, set_adapter_dtype
-from visempar.model.device import ComputeDtypeProbe
+from visempar.model.device import UNOBSERVED, ComputeDtypeProbe, dtype_names
 from visempar.config import TrainConfig, trackers
 from visempar.reports import write_json
 from visempar.train.health import HealthMonitor, TrainingHealthError
@@ -113,10 +113,10 @@ class VisemparTrainer(SFTTrainer):
             loss = super().training_step(model, inputs, num_items_in_batch)
         finally:
             probe.remove()
-        self.observed_compute_dtype = probe.seen or {"unobserved"}
+        self.observed_compute_dtype = probe.seen or {UNOBSERVED}
         if probe.seen and probe.seen != {self.compute_dtype}:
             raise TrainingHealthError(
-                f"the base layers computed in {', '.join(sorted(probe.seen))} in the first training "
+                f"the base layers computed in {dtype_names(probe.seen)} in the first training "
                 f"step, but compute_dtype resolved to {self.compute_dtype}: mixed precision is not "
                 "in effect as configured")
         return loss
