@@ -393,7 +393,9 @@ def test_logits_loss_head_equals_trl_fused_head(tiny_model, tmp_path):
                            tmp_path, HealthMonitor(3, 0, log=lambda *_: None))
     batch = next(iter(trainer.get_train_dataloader()))
     model = trainer.model
-    results = {}
+    results, from_logits = {}, []
+    own = trainer._loss_from_logits
+    trainer._loss_from_logits = lambda *a, **k: from_logits.append(trainer.loss_head) or own(*a, **k)
     for head in ("fused", "logits"):
         trainer.loss_head = head
         model.zero_grad()
@@ -402,6 +404,7 @@ def test_logits_loss_head_equals_trl_fused_head(tiny_model, tmp_path):
         grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
         results[head] = (float(loss.detach()), grads, trainer.monitor.segment_losses("baseline"))
     trainer.close()
+    assert from_logits == ["logits"]                                  # each head took its own path
     assert results["logits"][0] == pytest.approx(results["fused"][0], rel=1e-5)
     assert results["logits"][2]["loss_graph"] == pytest.approx(results["fused"][2]["loss_graph"], rel=1e-5)
     for name, grad in results["fused"][1].items():
