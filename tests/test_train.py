@@ -151,6 +151,8 @@ def test_train_writes_a_complete_run(trained_run):
     assert lrs[0] == 0.0 and all(lr > 0 for lr in lrs[1:])      # no non-zero LR shown as 0
     assert all("loss_graph" in r for r in records if "loss" in r)
     assert all(r["train_tokens_per_second"] > 0 for r in records if "loss" in r)   # the Trainer's pace
+    seen = max(r["num_input_tokens_seen"] for r in records)        # the Trainer's own count
+    assert summary["tokens_seen"] == seen and seen > 6 * 4 * 50   # ours, from the loss path
     marks = {p.name: json.loads((p / "visempar-complete.json").read_text())
              for p in (trained_run / "checkpoints").glob("checkpoint-*")}
     assert marks == {f"checkpoint-{s}": {"step": s, "health": summary["health"]} for s in (3, 6)}
