@@ -156,6 +156,7 @@ def test_train_writes_a_complete_run(trained_run):
     marks = {p.name: json.loads((p / "visempar-complete.json").read_text())
              for p in (trained_run / "checkpoints").glob("checkpoint-*")}
     assert marks == {f"checkpoint-{s}": {"step": s, "health": summary["health"]} for s in (3, 6)}
+    assert all((trained_run / "checkpoints" / name / "tokenizer.json").exists() for name in marks)
     run = json.loads((trained_run / "run.json").read_text())
     assert run["schedule"]["total_steps"] == 6 and run["build_order"] == ["load", "lora", "checkpointing"]
     from peft import PeftModel
@@ -387,12 +388,13 @@ def test_logits_loss_head_equals_trl_fused_head(tiny_model, tmp_path):
     """visempar's CPU loss path computes TRL's loss: same value, same gradients."""
     from visempar.train.health import HealthMonitor
     from visempar.train.run import prepare
-    from visempar.train.trainer import make_trainer
+    from visempar.train.trainer import loss_head, make_trainer
 
     config = tiny_config(tiny_model, eval_steps=0)
     prepared = prepare(config, log=lambda *_: None)
     trainer = make_trainer(config, prepared.stack, prepared.train.rows[:8], [], prepared.schedule,
                            tmp_path, HealthMonitor(3, 0, log=lambda *_: None))
+    assert trainer.loss_head == loss_head("auto") == ("fused" if torch.cuda.is_available() else "logits")
     batch = next(iter(trainer.get_train_dataloader()))
     model = trainer.model
     results, from_logits = {}, []

@@ -31,9 +31,9 @@ COMPLETE = "visempar-complete.json"
 
 
 class VisemparTrainer(SFTTrainer):
-    def __init__(self, *args, monitor: HealthMonitor, variant: str, adapter_dtype: str,
+    def __init__(self, *, monitor: HealthMonitor, variant: str, adapter_dtype: str,
                  compute_dtype: str, loss_head: str, dev_score=None, **kwargs):
-        super().__init__(*args, **kwargs)
+        super().__init__(**kwargs)
         self.loss_head = loss_head
         self.dev_score = dev_score
         self.monitor = monitor
