@@ -294,10 +294,14 @@ def test_progress_line_shows_every_figure_and_the_pace_since_the_last_line(monke
     now[0] = 200.0
     progress.on_log(None, state, None, logs={"loss": 1.0})
     assert bar.lines[-1].endswith("| 5.00 s/step, 400 tok/s, ETA 1:38:50")
+    progress.on_log(None, state, None, logs={"loss": float("nan"), "loss_task1": float("nan")})
+    assert bar.lines[-1] == "step 14/1200 | loss nan | task1 nan"      # no pace: no step since the mark
+    progress.on_log(None, state, None, logs={"eval_loss": 0.25})      # one figure is a line too
+    assert bar.lines[-1] == "step 14/1200 | eval loss 0.2500"
     progress.on_log(None, state, None, logs={"total_flos": 1.0})        # nothing to show
     state.is_world_process_zero = False
     progress.on_log(None, state, None, logs={"loss": 1.0})              # only rank 0 prints
-    assert len(bar.lines) == 3
+    assert len(bar.lines) == 5
 
 
 def test_metrics_file_keeps_every_record_in_full_precision(tmp_path):
