@@ -101,9 +101,15 @@ def test_label_mask_names_each_problem_and_its_example(row, problem):
 
 def test_label_mask_lists_three_problems_and_counts_the_rest():
     bad = ([5, 6, 7, 2], [5, M, 7, 2], [0, 0, 1, 1])
-    check = _mask_check([bad, bad, bad, bad, bad])
-    assert check.reason == ("example 10: prompt tokens are supervised; example 11: prompt tokens are "
-                            "supervised; example 12: prompt tokens are supervised (+2 more)")
+    three = ("example 10: prompt tokens are supervised; example 11: prompt tokens are "
+             "supervised; example 12: prompt tokens are supervised")
+    assert _mask_check([bad] * 3).reason == three
+    assert _mask_check([bad] * 4).reason == three + " (+1 more)"
+    check = _mask_check([bad] * 5)
+    assert check.reason == three + " (+2 more)"
+    assert check.fix == ("labels must be -100 on the prompt and equal the ids on the completion and its EOS; "
+                         "do not let pad == eos mask EOS")
+    assert check.details["decoded_example"] == "[<5>]<6>[<7>][<2>]"
 
 
 def _params(**tensors):
