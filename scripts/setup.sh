@@ -19,7 +19,10 @@ fi
 # compiling the CLI and the scorer again (about 50 ms of `visempar evaluate`).
 compile() { [ ! -x .venv/bin/python ] || .venv/bin/python -m compileall -q visempar >/dev/null || true; }
 
-stamp=$(cat pyproject.toml constraints.txt | sha256sum | cut -c1-16)
+# what decides the install: the project's metadata and the pins (not [tool.*] settings)
+stamp=$({ "$PY" -c 'import json, tomllib; d = tomllib.load(open("pyproject.toml", "rb"))
+print(json.dumps([d.get("build-system"), d.get("project")], sort_keys=True))'
+          cat constraints.txt; } | sha256sum | cut -c1-16)
 if [ -f .venv/.visempar-stamp ] && [ "$(cat .venv/.visempar-stamp)" = "$stamp" ]; then
   compile
   exit 0

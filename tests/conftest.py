@@ -15,7 +15,9 @@ os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="visempar-hf-")
 os.environ["VISEMPAR_CACHE"] = os.environ.get("VISEMPAR_TEST_CACHE") or tempfile.mkdtemp(prefix="visempar-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]
-VLSP = ROOT.parent / "shared" / "vlsp2025"
+# ../shared beside the checkout; scripts/mutation.sh names it (mutmut runs from mutants/)
+SHARED = Path(os.environ.get("VISEMPAR_SHARED") or ROOT.parent / "shared")
+VLSP = SHARED / "vlsp2025"
 
 
 def pytest_collection_modifyitems(config, items):

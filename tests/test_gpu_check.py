@@ -12,7 +12,6 @@ import torch
 from tests.conftest import ROOT
 
 
-
 def _wheels():
     spec = importlib.util.spec_from_file_location("gpu_wheels", ROOT / "scripts" / "gpu_wheels.py")
     module = importlib.util.module_from_spec(spec)

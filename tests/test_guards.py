@@ -122,6 +122,9 @@ def test_c2_per_task_losses_equal_a_hand_computation(tiny_model, tmp_path):
     p = prepare(config, log=quiet)
     monitor = HealthMonitor(3, 0)
     trainer = make_trainer(config, p.stack, p.train.rows[:8], [], p.schedule, tmp_path / "c", monitor)
+    # the stack's tokenizer (its pad token may be set by build_stack, D7), not one TRL would
+    # load again from the model path: checkpoints save this one
+    assert trainer.processing_class is p.stack.tokenizer
     batch = Collator(p.stack.tokenizer.pad_token_id)(p.train.rows[:3])
     model = trainer.model
     model.train()

@@ -8,7 +8,7 @@ import pytest
 from visempar.amr import canonical_triples, read_corpus, restore_variables, strip_variables
 from visempar.amr import write_corpus
 from visempar.amr.io import format_example
-from tests.conftest import ROOT
+from tests.conftest import SHARED
 
 
 def words(text: str) -> list[str]:
@@ -61,7 +61,7 @@ def test_strip_restore_is_exact_on_all_1842_graphs(real):
                 canonical_triples(e.graph), e.location
 
 
-REAL_OUTPUTS = ROOT.parent / "shared" / "real-outputs"
+REAL_OUTPUTS = SHARED / "real-outputs"
 
 
 @pytest.fixture(scope="module")

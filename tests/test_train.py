@@ -166,6 +166,58 @@ def test_train_writes_a_complete_run(trained_run):
                               str(trained_run / "adapter"))
 
 
+def test_train_command_runs_preflight_trains_and_says_how_it_ended(tiny_model, tmp_path):
+    """`visempar train` as a user runs it: the preflight table, then the run, one summary
+    line on stdout, exit 0; the same command again refuses to overwrite the finished run."""
+    from click.testing import CliRunner
+
+    from visempar.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", tiny_model, "--config", "tiny-baseline", "--max-steps", "4",
+            "--set", "save_steps=2", "--set", "eval_steps=0", "--output-dir", str(out)]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert "schedule: 4 optimizer steps" in result.stderr
+    table, last = result.stdout.rstrip("\n").rsplit("\n", 1)
+    assert all(check in table for check in ("train.backward", "train.movement", "eval.path"))
+    line = (f"trained: baseline on {tiny_model}, step 4/4, loss {summary['first_loss']:.3f} -> "
+            f"{summary['last_loss']:.3f}, {summary['train_seconds']:.0f} s, 0 skipped steps -> {out}")
+    assert last == line
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 1 and f"{out} already holds a run" in again.output
+    assert json.loads((out / "summary.json").read_text()) == summary
+
+
+@pytest.mark.parametrize("model, expected", [("Qwen/Qwen2.5-7B-Instruct", "Qwen2.5-7B-Instruct-mtup"),
+                                             ("/models/llama/", "llama-mtup"), ("/", "model-mtup")])
+def test_default_run_directory_is_named_after_model_and_variant(model, expected):
+    from pathlib import Path
+
+    from visempar.train.run import default_output_dir
+
+    assert default_output_dir(tiny_config(model, variant="mtup")) == Path("runs") / expected
+
+
+def test_summary_line_says_how_each_kind_of_run_ended():
+    from visempar.train.run import summary_line
+
+    base = {"status": "completed", "variant": "mtup", "model": "m", "steps": 8, "total_steps": 8,
+            "first_loss": 2.5, "last_loss": 0.125, "train_seconds": 61.6, "run_dir": "runs/x",
+            "health": {"skipped_steps": 1}, "error": None, "kept": {"step": 8, "why": "last step"}}
+    assert summary_line(base) == "trained: mtup on m, step 8/8, loss 2.500 -> 0.125, 62 s, 1 skipped steps -> runs/x"
+    kept = summary_line(base | {"kept": {"step": 4, "why": "best eval_smatch", "value": 0.51234,
+                                          "last_value": 0.4}})
+    assert kept.splitlines()[1] == "kept the adapter of step 4 (best eval_smatch 0.5123; last evaluation 0.4000)"
+    stopped = summary_line(base | {"status": "interrupted", "steps": 3, "first_loss": None,
+                                   "last_checkpoint": "checkpoint-2"})
+    assert stopped.splitlines() == ["interrupted: mtup on m, step 3/8, no loss logged, 62 s, 1 skipped "
+                                    "steps -> runs/x", "checkpoint checkpoint-2 saved; continue with --resume"]
+    aborted = summary_line(base | {"status": "aborted", "error": "2 optimizer steps in a row had a NaN loss"})
+    assert aborted.startswith("ABORTED: mtup") and aborted.splitlines()[1] == "2 optimizer steps in a row had a NaN loss"
+
+
 def test_mtup_logs_both_task_losses_and_loss_decreases(tiny_model, tmp_path):
     from visempar.train.run import train
 
@@ -217,14 +269,21 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     from visempar.train.run import RunError, train
 
     out = tmp_path / "r"
+    with pytest.raises(RunError) as err:
+        train(tiny_config(tiny_model, out, max_steps=3), resume=True)
+    assert str(err.value) == f"--resume: {out} holds no run (no config.yaml)"
     train(tiny_config(tiny_model, out, max_steps=3), log=lambda *_: None)
-    with pytest.raises(RunError, match=r"learning_rate: 0\.002 -> 0\.001"):
-        train(tiny_config(tiny_model, out, max_steps=3, learning_rate=1e-3), resume=True)
+    with pytest.raises(RunError) as err:
+        train(tiny_config(tiny_model, out, max_steps=5, learning_rate=1e-3), resume=True)
+    assert str(err.value) == ("--resume: the config differs from the one this run was started with:\n"
+                              "  learning_rate: 0.002 -> 0.001\n  max_steps: 3 -> 5\n"
+                              "resume with the original settings, or pass --force")
     with pytest.raises(RunError, match="already holds a run"):
         train(tiny_config(tiny_model, out, max_steps=3))
-    with pytest.raises(RunError, match="no complete checkpoint"):
-        (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").unlink()
+    (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").unlink()
+    with pytest.raises(RunError) as err:
         train(tiny_config(tiny_model, out, max_steps=3), resume=True)
+    assert str(err.value) == f"--resume: no complete checkpoint under {out / 'checkpoints'}"
     (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").write_text('{"step": 3, "health": {"skipped_steps": 0}}')
     forced = train(tiny_config(tiny_model, out, max_steps=4, learning_rate=1e-3), resume=True, force=True,
                    log=lambda *_: None)
