@@ -45,6 +45,43 @@ def test_repairs(text, expected, kinds):
     assert_valid(result)
 
 
+@pytest.mark.parametrize("text, expected, changes", [
+    ("(a / b :)", "(a / b)", ["dangling-role: dropped a lone ':'"]),
+    # numbered roles without a value are dropped, not split like a glued `:quant68`
+    ("(a / b :op1 :arg1 :snt2 :quant68)", "(a / b :quant 68)",
+     [f"dangling-role: dropped role :{r} without a value" for r in ("op1", "arg1", "snt2")]
+     + ["role-glue: split ':quant68' into ':quant 68'"]),
+    # a quoted multi-word value stands; an unquoted one, or several strings, become one string
+    ('(c / city :name "Hà Nội" :wiki Hà Nội :mod "a" "b")', '(c / city :name "Hà Nội" :wiki "Hà Nội" :mod "a b")',
+     ["multi-word-value: quoted the value of :wiki (Hà Nội)", 'multi-word-value: quoted the value of :mod ("a" "b")']),
+    ("(a / b :ARG0/of (c / d))", "(a / b :ARG0-of (c / d))", ["unreadable-symbol: role :ARG0/of written :ARG0-of"]),
+    ("(a / b :-of (c / d) :--of (e / f))", "(a / b :mod (c / d) :mod (e / f))",
+     [f"missing-role: a role without a name (:{r}) read as :mod" for r in ("-of", "--of")]),
+    ("(a / b :a gent-of (c / d))", "(a / b :agent-of (c / d))", ["role-glue: read ':a gent-of' as ':agent-of'"]),
+    ("(v v2 / b)", "(vv2 / b)", ["unreadable-symbol: variable 'v v2' written 'vv2', as the reference reads it"]),
+    ("(a / 1/2)", "(a / 1-2)", ["unreadable-symbol: concept '1/2' written '1-2'"]),
+    ("(a / b (c / d))", "(a / b :mod (c / d))", ["missing-role: attached a node without a role as :mod"]),
+    # `()` reads as nothing, and its `)` closes the node around it, as in the reference
+    ("(a / b :x () :y (c / d))", "(a / b :y (c / d))", ["dangling-role: dropped a role with an empty node",
+     "stray-paren: a ')' closed the graph early; the roles after it are attached to the root"]),
+    ("(x(/ c :mod (d / e)))", "(x / c :mod (d / e))",
+     ["unreadable-symbol: a '(' inside a node's variable was skipped, as the reference reads it",
+      "stray-paren: dropped an extra ')'"]),
+    ("(a / b) ok: (c / d)", "(a / b)", ["surrounding-text: dropped text after the graph: 'ok: (c / d)'"]),
+    ("(a / b) (c / d :x (e / f))", "(a / b)",
+     ["surrounding-text: dropped a second graph after the first was complete: '(c / d :x (e / f))'"]),
+    ("(a / b) thanks", "(a / b)", ["surrounding-text: dropped text after the graph: 'thanks'"]),
+    ("(a / b) thanks: bye", "(a / b)", ["surrounding-text: dropped text after the graph: 'thanks: bye'"]),
+    ("(a / b) " + "x" * 50, "(a / b)", [f"surrounding-text: dropped text after the graph: '{'x' * 40}'"]),
+])
+def test_each_recovery_is_reported_as_done(text, expected, changes):
+    """What the lenient reader did, to the character: the change list is what `repair`
+    reports to a user, and its first word is the kind counted in reports."""
+    result = repair(text)
+    assert format_graph(result.graph, "oneline") == expected
+    assert result.changes == changes
+
+
 def test_valid_graphs_pass_unchanged(sample_corpora):
     for e in sample_corpora["dev"]:
         result = repair(format_graph(e.graph), concepts=None)
