@@ -43,6 +43,16 @@ def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
     assert torch.equal(rng, torch.get_rng_state())
 
 
+def test_state_left_changed_by_preflight_is_a_failure(tiny_model, monkeypatch):
+    """Preflight steps the real stack, then puts weights and RNG states back so that `train`
+    starts as if it had not run; if that ever breaks, the report says so."""
+    import visempar.preflight.run as preflight_run
+
+    monkeypatch.setattr(preflight_run, "_set_rng_state", lambda state: None)
+    check = status(run(tiny_config(tiny_model)), "state.restored")
+    assert (check.status, check.reason) == (FAIL, "after preflight: an RNG state differs")
+
+
 def test_memory_estimate_for_the_longest_batch_warns_before_a_run(tiny_model, monkeypatch):
     """The peak the real steps reached, scaled to the longest batch; a machine too small
     for it is a warning that names the fixes."""

@@ -148,3 +148,73 @@ def test_runner_names_the_exception_and_its_line_and_files_checks_in_order():
     assert [c.id for c in runner.checks] == ["x.crash", "y.pass", "z.warn", "w.plain"]
     assert runner.checks[2].seconds == 2.0
     assert attempt(lambda: (ok("a"), fail("b", "f")))[1].status == FAIL
+
+
+def _fails_to_prepare(monkeypatch, error):
+    import visempar.train.run
+
+    def prepare(config, log):
+        raise error
+
+    monkeypatch.setattr(visempar.train.run, "prepare", prepare)
+
+
+@pytest.mark.parametrize("error, check_id, fix", [
+    ("model", "model.source", "point --model at one of the choices named above"),
+    ("truncation", "data.lengths", "raise max_length, or set on_truncation: exclude"),
+    ("config", "config.keys", "fix the config named above"),
+    ("corpus", "build", "fix the file named above"),
+])
+def test_a_failed_build_is_filed_under_the_check_its_cause_names(monkeypatch, error, check_id, fix):
+    from visempar.amr.errors import CorpusError
+    from visempar.config import ConfigError
+    from visempar.data.encode import TruncationError
+    from visempar.model.resolve import ModelSourceError
+    from visempar.preflight.run import preflight
+
+    errors = {"model": ModelSourceError("m: not a model"), "truncation": TruncationError("t.txt: none fits"),
+              "config": ConfigError("c.yaml:2: unknown key"), "corpus": CorpusError("d.txt:3: not a graph")}
+    _fails_to_prepare(monkeypatch, errors[error])
+    report, prepared = preflight(config(), log=lambda *_: None)
+    assert prepared is None and [c.id for c in report.checks] == ["env.stack", "config.lr", check_id]
+    check = report.checks[-1]
+    assert (check.status, check.reason, check.fix) == (FAIL, str(errors[error]), fix)
+
+
+def test_a_library_error_while_building_names_itself_and_its_line(monkeypatch):
+    from visempar.preflight.run import preflight
+
+    _fails_to_prepare(monkeypatch, OSError("disk full"))
+    report, prepared = preflight(config(), log=lambda *_: None)
+    check = report.checks[-1]
+    assert prepared is None and (check.id, check.status) == ("build", FAIL)
+    assert check.reason.startswith("OSError: disk full (at test_preflight_units.py:")
+    assert check.fix == "fix the config or data named above"
+
+
+def test_a_refused_learning_rate_stops_before_the_build(monkeypatch):
+    from visempar.preflight.run import preflight
+
+    _fails_to_prepare(monkeypatch, AssertionError("the build must not start"))
+    report, prepared = preflight(config(learning_rate=5e-7), log=lambda *_: None)
+    assert prepared is None and [(c.id, c.status) for c in report.checks] == [("env.stack", PASS),
+                                                                             ("config.lr", FAIL)]
+
+
+def test_rng_states_are_compared_generator_by_generator():
+    import random
+
+    import numpy as np
+    import torch
+
+    from visempar.preflight.run import _rng_equal, _rng_state, _set_rng_state
+
+    start = _rng_state()
+    assert _rng_equal(start, _rng_state())
+    for draw in (random.random, np.random.rand, np.random.standard_normal, lambda: torch.rand(1)):
+        draw()
+        assert not _rng_equal(start, _rng_state()), draw
+        _set_rng_state(start)
+        assert _rng_equal(start, _rng_state())
+    cached_gaussian = (*start[1][:3], 1, 0.5)   # the same keys and position, a Gaussian kept
+    assert not _rng_equal(start, (start[0], cached_gaussian, start[2]))

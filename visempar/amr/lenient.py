@@ -90,7 +90,7 @@ class _Reader:
             elif c == ")":
                 self.close()
             elif c == ":":
-                self.colon(i)
+                self.colon()
             elif c == "/":
                 self.slash(i)
             else:
@@ -154,7 +154,7 @@ class _Reader:
         else:  # inside a concept or a value, or junk: a plain character (cleaned later)
             self.push_char("/", i)
 
-    def colon(self, i: int) -> None:
+    def colon(self) -> None:
         if self.state in (1, 3):
             self.end_header()
         elif self.state == 2:

@@ -25,7 +25,7 @@ from visempar.preflight.config_checks import check_environment, check_learning_r
 from visempar.preflight.data_checks import (check_label_mask, check_lengths, check_overlap,
                                             check_prompt_consistency)
 from visempar.preflight.model_checks import check_checkpointing, check_dtypes, check_lora, trainable
-from visempar.preflight.report import FAIL, PASS, Check, Preflight, Report, attempt, fail, failure, ok
+from visempar.preflight.report import FAIL, PASS, Preflight, Report, attempt, fail, failure, ok
 from visempar.preflight.step_checks import check_eval_path, check_precision, run_steps
 
 
@@ -85,24 +85,25 @@ def _build(pf: Preflight, config, prepared, log):
     from visempar.train.run import prepare
 
     start = time.perf_counter()
+    p, check_id = None, "build"
     try:
         p = prepared or prepare(config, log=log)
     except ModelSourceError as err:
-        check = Check("model.source", FAIL, str(err), "point --model at one of the choices named above")
+        check_id, check = "model.source", fail(str(err), "point --model at one of the choices named above")
     except TruncationError as err:
-        check = Check("data.lengths", FAIL, str(err), "raise max_length, or set on_truncation: exclude")
+        check_id, check = "data.lengths", fail(str(err), "raise max_length, or set on_truncation: exclude")
     except ConfigError as err:
-        check = Check("config.keys", FAIL, str(err), "fix the config named above")
+        check_id, check = "config.keys", fail(str(err), "fix the config named above")
     except VisemparError as err:
-        check = Check("build", FAIL, str(err), "fix the file named above")
+        check = fail(str(err), "fix the file named above")
     except Exception as err:  # a library's own error while loading: reported, not raised
         check = failure(err)
-        check.id, check.fix = "build", "fix the config or data named above"
+        check.fix = "fix the config or data named above"
     else:
         base = describe_4bit(p.stack.model) or f"{p.stack.compute_dtype} base"
-        check = Check("build", PASS, f"model {p.stack.model_path} ({base}), {len(p.train.rows)} train / "
-                      f"{len(p.eval.rows)} eval examples", details={"quantized": p.stack.quantized, "base": base})
-    pf.add(check.id, check, seconds=time.perf_counter() - start)
+        check = ok(f"model {p.stack.model_path} ({base}), {len(p.train.rows)} train / {len(p.eval.rows)} "
+                   "eval examples", details={"quantized": p.stack.quantized, "base": base})
+    pf.add(check_id, check, seconds=time.perf_counter() - start)
     return p if check.status == PASS else None
 
 
