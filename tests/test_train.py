@@ -255,6 +255,20 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_model, tmp_path):
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
 
+def test_a_second_signal_stops_at_once_and_the_handlers_are_put_back(tiny_model, tmp_path):
+    from visempar.train.run import complete_checkpoints, train
+
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    said = []
+    twice = _At(2, lambda: [os.kill(os.getpid(), signal.SIGINT) for _ in range(2)])
+    with pytest.raises(KeyboardInterrupt):  # Python's own SIGINT handler, called again
+        train(tiny_config(tiny_model, tmp_path / "k", save_steps=100), callbacks=[twice], log=said.append)
+    assert {s: signal.getsignal(s) for s in before} == before
+    assert [m for m in said if "SIGINT" in m] == [
+        "\nSIGINT: saving a checkpoint at the end of this step, then stopping (send it again to stop at once)"]
+    assert complete_checkpoints(tmp_path / "k") == []          # stopped without saving
+
+
 def test_sigterm_saves_and_stops(tiny_model, tmp_path):
     from visempar.train.run import train
 
