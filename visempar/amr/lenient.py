@@ -191,8 +191,11 @@ class _Reader:
             self.end_header()
         elif self.state == 2:
             self.attribute()
-        elif not self.stack and self.buf and "".join(self.buf).strip():
-            self.stop("text after the graph", at_end=True)
+        elif not self.stack:
+            if "".join(self.buf).strip():
+                self.stop("text after the graph", at_end=True)
+        else:
+            self.drop_junk()
         if self.stack:
             n = len(self.stack)
             self.changes.append(f"truncated: closed {n} parenthes{'is' if n == 1 else 'es'} of a "
