@@ -258,12 +258,16 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_model, tmp_path):
 def test_a_second_signal_stops_at_once_and_the_handlers_are_put_back(tiny_model, tmp_path):
     from visempar.train.run import complete_checkpoints, train
 
-    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
-    said = []
-    twice = _At(2, lambda: [os.kill(os.getpid(), signal.SIGINT) for _ in range(2)])
-    with pytest.raises(KeyboardInterrupt):  # Python's own SIGINT handler, called again
-        train(tiny_config(tiny_model, tmp_path / "k", save_steps=100), callbacks=[twice], log=said.append)
-    assert {s: signal.getsignal(s) for s in before} == before
+    ambient = signal.signal(signal.SIGINT, signal.default_int_handler)  # a test runner may have its own
+    try:
+        before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+        said = []
+        twice = _At(2, lambda: [os.kill(os.getpid(), signal.SIGINT) for _ in range(2)])
+        with pytest.raises(KeyboardInterrupt):  # Python's own SIGINT handler, called again
+            train(tiny_config(tiny_model, tmp_path / "k", save_steps=100), callbacks=[twice], log=said.append)
+        assert {s: signal.getsignal(s) for s in before} == before
+    finally:
+        signal.signal(signal.SIGINT, ambient)
     assert [m for m in said if "SIGINT" in m] == [
         "\nSIGINT: saving a checkpoint at the end of this step, then stopping (send it again to stop at once)"]
     assert complete_checkpoints(tmp_path / "k") == []          # stopped without saving
