@@ -91,6 +91,21 @@ def test_each_recovery_is_reported_as_done(text, expected, changes):
     assert result.changes == changes
 
 
+def test_text_without_a_graph_becomes_the_flagged_placeholder_node():
+    result = repair("Xin lỗi, tôi không hiểu.")
+    assert result.empty and result.graph.triples == [("e", ":instance", "empty")]
+    assert result.changes == ["no-graph: no graph found; wrote the placeholder (e / empty)"]
+
+
+def test_concepts_are_respelled_in_the_style_asked_for():
+    text = "(c / chủ_tịch :mod (x / xã hội))"
+    assert format_graph(repair(text).graph, "oneline") == "(c / chủ tịch :mod (x / xã hội))"
+    underscore = repair(text, concepts="underscore")
+    assert format_graph(underscore.graph, "oneline") == "(c / chủ_tịch :mod (x / xã_hội))"
+    assert underscore.changes == ["concept-spelling: respelled multi-word concepts with underscores"]
+    assert repair(text, concepts=None).changes == []
+
+
 def test_valid_graphs_pass_unchanged(sample_corpora):
     for e in sample_corpora["dev"]:
         result = repair(format_graph(e.graph), concepts=None)
