@@ -67,6 +67,10 @@ def test_repairs(text, expected, kinds):
     ("(x(/ c :mod (d / e)))", "(x / c :mod (d / e))",
      ["unreadable-symbol: a '(' inside a node's variable was skipped, as the reference reads it",
       "stray-paren: dropped an extra ')'"]),
+    ("(x(/ c", "(x / c)", ["unreadable-symbol: a '(' inside a node's variable was skipped, as the reference reads it",
+                           "truncated: closed 1 parenthesis of a truncated graph"]),
+    ('(a / b) "', "(a / b)", ["unterminated-string: removed the opening quote of an unterminated string"]),
+    ("y" * 50 + " (a / b)", "(a / b)", [f"surrounding-text: dropped text before the graph: '{'y' * 40}'"]),
     ("(a / b) ok: (c / d)", "(a / b)", ["surrounding-text: dropped text after the graph: 'ok: (c / d)'"]),
     ("(and (đi :agent (t / tôi)))", "(a / and :mod (đ / đi :agent (t / tôi)))",
      ["missing-role: attached a node without a role as :mod",
@@ -332,6 +336,7 @@ def test_real_output_styles_keep_their_roles(text, expected):
     ("(đi :agent(hắn) :mode imperative :quant 2 :op1 Kha)",
      "(đ / đi :agent (h / hắn) :mode imperative :quant 2 :op1 Kha)", 0),
     ("(đi :agent(hắn) :time x)", "(đ / đi :agent (h / hắn) :time x)", 0),
+    ('(đi :agent(hắn) :"x" h)', "(đ / đi :agent (h / hắn) :-x- h)", 1),  # a reference after a quoted role
     ("(muốn :pivot (tôi *1) :topic (đi :agent *1))",
      "(m / muốn :pivot (t / tôi) :topic (đ / đi :agent t))", 0),
 ])

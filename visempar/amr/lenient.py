@@ -112,8 +112,8 @@ class _Reader:
         return words
 
     def open(self, i: int) -> None:
-        if self.state == 1 and _DELIMITER.search(self.text, i + 1) and \
-                _DELIMITER.search(self.text, i + 1).group() == "/":
+        after = _DELIMITER.search(self.text, i + 1)
+        if self.state == 1 and after is not None and after.group() == "/":
             # `(x(0 / c`: the reference opens a node only at `/`, so this is one node
             self.changes.append("unreadable-symbol: a '(' inside a node's variable was skipped, "
                                 "as the reference reads it")
