@@ -200,6 +200,21 @@ def test_default_run_directory_is_named_after_model_and_variant(model, expected)
     assert default_output_dir(tiny_config(model, variant="mtup")) == Path("runs") / expected
 
 
+def test_curve_shows_every_logged_loss_and_the_lr_by_optimizer_step():
+    from visempar.train.run import curve_figure
+
+    records = [{"step": 1, "loss": 3.0, "learning_rate": 0.0}, {"step": 2, "eval_loss": 2.7},
+               {"step": 2, "loss": 2.5, "learning_rate": 1e-3, "loss_task1": 2.0, "loss_task2": 3.0},
+               {"step": 3, "loss": 2.0}]
+    losses, lr = curve_figure(records).axes
+    drawn = {line.get_label(): (list(line.get_xdata()), list(line.get_ydata())) for line in losses.lines}
+    assert drawn == {"train loss": ([1, 2, 3], [3.0, 2.5, 2.0]), "loss task1": ([2], [2.0]),
+                     "loss task2": ([2], [3.0]), "eval loss": ([2], [2.7])}
+    assert [(list(line.get_xdata()), list(line.get_ydata())) for line in lr.lines] == [([1, 2], [0.0, 1e-3])]
+    assert (lr.get_xlabel(), lr.get_ylabel(), losses.get_ylabel()) == ("optimizer step", "learning rate", "loss")
+    assert curve_figure([{"step": 1, "eval_loss": 2.7}]) is None     # nothing trained yet: no curve
+
+
 def test_summary_line_says_how_each_kind_of_run_ended():
     from visempar.train.run import summary_line
 
@@ -209,7 +224,8 @@ def test_summary_line_says_how_each_kind_of_run_ended():
     assert summary_line(base) == "trained: mtup on m, step 8/8, loss 2.500 -> 0.125, 62 s, 1 skipped steps -> runs/x"
     kept = summary_line(base | {"kept": {"step": 4, "why": "best eval_smatch", "value": 0.51234,
                                           "last_value": 0.4}})
-    assert kept.splitlines()[1] == "kept the adapter of step 4 (best eval_smatch 0.5123; last evaluation 0.4000)"
+    assert kept == (summary_line(base) + "\nkept the adapter of step 4 (best eval_smatch 0.5123; "
+                    "last evaluation 0.4000)")
     stopped = summary_line(base | {"status": "interrupted", "steps": 3, "first_loss": None,
                                    "last_checkpoint": "checkpoint-2"})
     assert stopped.splitlines() == ["interrupted: mtup on m, step 3/8, no loss logged, 62 s, 1 skipped "

@@ -57,7 +57,7 @@ def data_paths(config: TrainConfig) -> tuple[str, str]:
 
 
 def default_output_dir(config: TrainConfig) -> Path:
-    name = Path(config.model.rstrip("/")).name or "model"
+    name = Path(config.model).name or "model"
     return Path("runs") / f"{name}-{config.variant}"
 
 
@@ -154,32 +154,43 @@ def _catch_signals(monitor, log) -> dict:
     return previous
 
 
-def plot_curves(metrics_path: Path, out: Path) -> bool:
-    """Training loss (and eval loss) and LR against the optimizer step, as a PNG."""
+def curve_figure(records: list[dict]):
+    """Training loss (with the per-task and eval losses when logged) and the LR against the
+    optimizer step, read from the metrics records; None before the first logged loss."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
-    train = [(r["step"], r["loss"], r.get("learning_rate")) for r in records if "loss" in r]
+    train = [r for r in records if "loss" in r]
     if not train:
-        return False
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
-    ax1.plot([s for s, _, _ in train], [l for _, l, _ in train], label="train loss")
-    for key in ("loss_task1", "loss_task2", "eval_loss"):
-        pts = [(r["step"], r[key]) for r in records if key in r]
-        if pts:
-            ax1.plot(*zip(*pts), label=key.replace("_", " "))
-    ax1.set_ylabel("loss")
-    ax1.legend()
-    ax2.plot([s for s, _, lr in train if lr is not None], [lr for _, _, lr in train if lr is not None])
-    ax2.set_ylabel("learning rate")
-    ax2.set_xlabel("optimizer step")
+        return None
+    fig, (losses, lr) = plt.subplots(2, 1, figsize=(7, 6), sharex=True)
+    for key, label in (("loss", "train loss"), ("loss_task1", "loss task1"), ("loss_task2", "loss task2"),
+                       ("eval_loss", "eval loss")):
+        points = [(r["step"], r[key]) for r in records if key in r]
+        if points:
+            losses.plot(*zip(*points), label=label)
+    losses.set_ylabel("loss")
+    losses.legend()
+    lrs = [(r["step"], r["learning_rate"]) for r in train if "learning_rate" in r]
+    if lrs:
+        lr.plot(*zip(*lrs))
+    lr.set_ylabel("learning rate")
+    lr.set_xlabel("optimizer step")
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
-    plt.close(fig)
-    return True
+    return fig
+
+
+def plot_curves(metrics_path: Path, out: Path) -> None:
+    """curve.png of the run's metrics.jsonl (nothing before the first logged loss)."""
+    import matplotlib.pyplot as plt
+
+    records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
+    fig = curve_figure(records)
+    if fig is not None:
+        fig.savefig(out, dpi=100)
+        plt.close(fig)
 
 
 def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
@@ -318,8 +329,8 @@ def summary_line(summary: dict) -> str:
     text = (f"{head}: {summary['variant']} on {summary['model']}, step {summary['steps']}/"
             f"{summary['total_steps']}, {loss}, {summary['train_seconds']:.0f} s, "
             f"{summary['health']['skipped_steps']} skipped steps -> {summary['run_dir']}")
-    kept = summary.get("kept") or {}
-    if kept.get("why", "last step") != "last step":
+    kept = summary["kept"]
+    if kept["why"] != "last step":
         text += (f"\nkept the adapter of step {kept['step']} ({kept['why']} {kept['value']:.4f}; "
                  f"last evaluation {kept['last_value']:.4f})")
     if summary["status"] == "interrupted":
