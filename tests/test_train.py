@@ -215,6 +215,26 @@ def test_curve_shows_every_logged_loss_and_the_lr_by_optimizer_step():
     assert curve_figure([{"step": 1, "eval_loss": 2.7}]) is None     # nothing trained yet: no curve
 
 
+@pytest.mark.parametrize("status, best, load_best, kept", [
+    ("completed", "ckpt/checkpoint-4", True, {"step": 4, "why": "best eval_loss", "value": 1.5, "last_value": 1.75}),
+    ("completed", "ckpt/checkpoint-4", False, {"step": 8, "why": "last step"}),  # select_best: last
+    ("completed", None, True, {"step": 8, "why": "last step"}),                # no evaluation ran
+    ("interrupted", "ckpt/checkpoint-4", True, {"step": 8, "why": "last step"}),
+    ("aborted", "ckpt/checkpoint-4", True, {"step": 8, "why": "last step"}),
+])
+def test_kept_adapter_says_which_step_was_saved_and_why(status, best, load_best, kept):
+    from types import SimpleNamespace
+
+    from visempar.train.run import kept_adapter
+
+    history = [{"eval_loss": 2.0, "step": 2}, {"eval_loss": 1.5, "step": 4}, {"loss": 1.2, "step": 6},
+               {"eval_loss": 1.75, "step": 8}, {"loss": 1.1, "step": 8}]
+    trainer = SimpleNamespace(
+        state=SimpleNamespace(global_step=8, best_model_checkpoint=best, best_metric=1.5, log_history=history),
+        args=SimpleNamespace(load_best_model_at_end=load_best, metric_for_best_model="eval_loss"))
+    assert kept_adapter(trainer, status) == kept
+
+
 def test_summary_line_says_how_each_kind_of_run_ended():
     from visempar.train.run import summary_line
 
