@@ -69,7 +69,7 @@ def test_repairs(text, expected, kinds):
       "stray-paren: dropped an extra ')'"]),
     ("(x(/ c", "(x / c)", ["unreadable-symbol: a '(' inside a node's variable was skipped, as the reference reads it",
                            "truncated: closed 1 parenthesis of a truncated graph"]),
-    ('(a / b) "', "(a / b)", ["unterminated-string: removed the opening quote of an unterminated string"]),
+    ('(a / b)  "', "(a / b)", ["unterminated-string: removed the opening quote of an unterminated string"]),
     ("y" * 50 + " (a / b)", "(a / b)", [f"surrounding-text: dropped text before the graph: '{'y' * 40}'"]),
     ("(a / b) ok: (c / d)", "(a / b)", ["surrounding-text: dropped text after the graph: 'ok: (c / d)'"]),
     ("(and (đi :agent (t / tôi)))", "(a / and :mod (đ / đi :agent (t / tôi)))",
