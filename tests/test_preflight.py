@@ -37,6 +37,10 @@ def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
                    "state.restored"):
         assert needed in ids
     assert "LR step 1 0, end of warmup 0.002" in status(report, "config.schedule").reason
+    build = status(report, "build")
+    assert build.reason == (f"model {prepared.stack.model_path} (float32 base), {len(prepared.train.rows)} "
+                            f"train / {len(prepared.eval.rows)} eval examples")
+    assert build.details == {"quantized": False, "base": "float32 base"} and 0 < build.seconds < 60
     assert "[" in status(report, "data.mask").details["decoded_example"]
     after = dict(prepared.stack.model.named_parameters())
     assert all(torch.equal(before[n], after[n]) for n in before)

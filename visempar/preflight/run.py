@@ -25,7 +25,7 @@ from visempar.preflight.config_checks import check_environment, check_learning_r
 from visempar.preflight.data_checks import (check_label_mask, check_lengths, check_overlap,
                                             check_prompt_consistency)
 from visempar.preflight.model_checks import check_checkpointing, check_dtypes, check_lora, trainable
-from visempar.preflight.report import FAIL, PASS, Preflight, Report, attempt, fail, failure, ok
+from visempar.preflight.report import FAIL, Preflight, Report, attempt, fail, failure, ok
 from visempar.preflight.step_checks import check_eval_path, check_precision, run_steps
 
 
@@ -77,7 +77,8 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
 
 
 def _build(pf: Preflight, config, prepared, log):
-    """The prepared stack, or None with the failure filed under the check its cause names."""
+    """The prepared stack, or None with the failure filed under the check its cause names
+    (`p` stays None when `prepare` raises)."""
     from visempar.config import ConfigError
     from visempar.data.encode import TruncationError
     from visempar.model.build import describe_4bit
@@ -104,7 +105,7 @@ def _build(pf: Preflight, config, prepared, log):
         check = ok(f"model {p.stack.model_path} ({base}), {len(p.train.rows)} train / {len(p.eval.rows)} "
                    "eval examples", details={"quantized": p.stack.quantized, "base": base})
     pf.add(check_id, check, seconds=time.perf_counter() - start)
-    return p if check.status == PASS else None
+    return p
 
 
 def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> None:
