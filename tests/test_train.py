@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -223,7 +224,6 @@ def test_curve_shows_every_logged_loss_and_the_lr_by_optimizer_step():
     ("aborted", "ckpt/checkpoint-4", True, {"step": 8, "why": "last step"}),
 ])
 def test_kept_adapter_says_which_step_was_saved_and_why(status, best, load_best, kept):
-    from types import SimpleNamespace
 
     from visempar.train.run import kept_adapter
 
@@ -233,6 +233,34 @@ def test_kept_adapter_says_which_step_was_saved_and_why(status, best, load_best,
         state=SimpleNamespace(global_step=8, best_model_checkpoint=best, best_metric=1.5, log_history=history),
         args=SimpleNamespace(load_best_model_at_end=load_best, metric_for_best_model="eval_loss"))
     assert kept_adapter(trainer, status) == kept
+
+
+def test_only_committed_checkpoints_count_in_step_order(tmp_path):
+    from visempar.train.run import complete_checkpoints
+    from visempar.train.trainer import COMPLETE
+
+    for step in (9, 10, 100, 11):
+        (tmp_path / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True)
+        if step != 11:                                        # 11: half-written, no marker
+            (tmp_path / "checkpoints" / f"checkpoint-{step}" / COMPLETE).write_text("{}")
+    assert [p.name for p in complete_checkpoints(tmp_path)] == ["checkpoint-9", "checkpoint-10", "checkpoint-100"]
+
+
+def test_ranks_come_from_the_launcher_and_only_several_ranks_wait_for_each_other(monkeypatch):
+    import accelerate
+
+    from visempar.train import run
+
+    waits = []
+    monkeypatch.setattr(accelerate, "PartialState", lambda: SimpleNamespace(wait_for_everyone=lambda: waits.append(1)))
+    monkeypatch.delenv("WORLD_SIZE", raising=False)
+    monkeypatch.delenv("RANK", raising=False)
+    run.every_rank_has_looked()
+    assert (run.world_size(), run.is_main_process(), waits) == (1, True, [])
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    run.every_rank_has_looked()
+    assert (run.world_size(), run.is_main_process(), waits) == (2, False, [1])
 
 
 def test_summary_line_says_how_each_kind_of_run_ended():

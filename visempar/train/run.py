@@ -142,7 +142,7 @@ def _catch_signals(monitor, log) -> dict:
     def handler(signum, frame):
         name = signal.Signals(signum).name
         if monitor.stop_signal:
-            signal.signal(signum, previous.get(signum, signal.SIG_DFL))
+            signal.signal(signum, previous[signum])
             os.kill(os.getpid(), signum)
             return
         monitor.stop_signal = name
