@@ -224,7 +224,6 @@ def test_curve_shows_every_logged_loss_and_the_lr_by_optimizer_step():
     ("aborted", "ckpt/checkpoint-4", True, {"step": 8, "why": "last step"}),
 ])
 def test_kept_adapter_says_which_step_was_saved_and_why(status, best, load_best, kept):
-
     from visempar.train.run import kept_adapter
 
     history = [{"eval_loss": 2.0, "step": 2}, {"eval_loss": 1.5, "step": 4}, {"loss": 1.2, "step": 6},
