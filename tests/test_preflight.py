@@ -57,6 +57,18 @@ def test_state_left_changed_by_preflight_is_a_failure(tiny_model, monkeypatch):
     assert (check.status, check.reason) == (FAIL, "after preflight: an RNG state differs")
 
 
+def test_a_trainer_that_cannot_be_built_is_a_failure_not_a_crash(tiny_model):
+    def refused(*args, **kwargs):
+        raise ValueError("adamw_bogus is not a valid OptimizerNames")
+
+    report = run(tiny_config(tiny_model), make_trainer_fn=refused)
+    check = status(report, "train.trainer")
+    assert check.status == FAIL
+    assert check.reason.startswith("ValueError: adamw_bogus is not a valid OptimizerNames (at test_preflight.py:")
+    assert check.fix == "fix the setting named above: `visempar train` builds the same trainer"
+    assert report.get("train.backward") is None and status(report, "state.restored").status == PASS
+
+
 def test_memory_estimate_for_the_longest_batch_warns_before_a_run(tiny_model, monkeypatch):
     """The peak the real steps reached, scaled to the longest batch; a machine too small
     for it is a warning that names the fixes."""

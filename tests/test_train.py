@@ -359,16 +359,23 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     assert str(err.value) == ("--resume: the config differs from the one this run was started with:\n"
                               "  learning_rate: 0.002 -> 0.001\n  max_steps: 3 -> 5\n"
                               "resume with the original settings, or pass --force")
-    with pytest.raises(RunError, match="already holds a run"):
+    with pytest.raises(RunError) as err:
         train(tiny_config(tiny_model, out, max_steps=3))
+    assert str(err.value) == f"{out} already holds a run; --resume it, choose another --output-dir, or pass --overwrite"
     (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").unlink()
     with pytest.raises(RunError) as err:
         train(tiny_config(tiny_model, out, max_steps=3), resume=True)
     assert str(err.value) == f"--resume: no complete checkpoint under {out / 'checkpoints'}"
     (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").write_text('{"step": 3, "health": {"skipped_steps": 0}}')
+    said = []
     forced = train(tiny_config(tiny_model, out, max_steps=4, learning_rate=1e-3), resume=True, force=True,
-                   log=lambda *_: None)
+                   log=said.append)
     assert forced["status"] == "completed" and forced["resumed_from"] == "checkpoint-3" and forced["steps"] == 4
+    assert f"resuming {out} from checkpoint-3" in said
+    assert (out / "checkpoints" / "checkpoint-4").exists()
+    anew = train(tiny_config(tiny_model, out, max_steps=3), overwrite=True, log=lambda *_: None)
+    assert anew["status"] == "completed" and anew["resumed_from"] is None
+    assert not (out / "checkpoints" / "checkpoint-4").exists()        # the old run is gone
 
 
 def _nan_embedding(model, calls):

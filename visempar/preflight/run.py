@@ -25,7 +25,7 @@ from visempar.preflight.config_checks import check_environment, check_learning_r
 from visempar.preflight.data_checks import (check_label_mask, check_lengths, check_overlap,
                                             check_prompt_consistency)
 from visempar.preflight.model_checks import check_checkpointing, check_dtypes, check_lora, trainable
-from visempar.preflight.report import FAIL, Preflight, Report, attempt, fail, failure, ok
+from visempar.preflight.report import FAIL, Check, Preflight, Report, attempt, fail, failure, ok
 from visempar.preflight.step_checks import check_eval_path, check_precision, run_steps
 
 
@@ -109,8 +109,8 @@ def _build(pf: Preflight, config, prepared, log):
 
 
 def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> None:
-    """Label mask, real steps, precision and the evaluation path on a trainer of the real
-    stack; afterwards its trainable weights and the RNG states are put back, and checked."""
+    """The checks of `_steps` on a trainer of the real stack (one that cannot be built is
+    `train.trainer`); afterwards the trainable weights and RNG states are put back, and checked."""
     import torch
 
     from visempar.train.health import HealthMonitor
@@ -124,21 +124,14 @@ def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> 
     try:
         monitor = HealthMonitor(config.max_bad_steps, 0, log=lambda *_: None)
         untracked = dataclasses.replace(config, report_to="none")  # preflight is not the run
-        trainer = (make_trainer_fn or make_trainer)(
+        built = attempt(lambda: (make_trainer_fn or make_trainer)(
             untracked, p.stack, p.train.rows[: config.per_device_train_batch_size * batches],
-            p.eval.rows[: max(2, config.per_device_eval_batch_size)], p.schedule, Path(tmp.name), monitor)
-        pf.run("data.mask", lambda: check_label_mask(p, trainer))
-        start = time.perf_counter()
-        stepped = attempt(lambda: run_steps(p, trainer, batches))
-        grad, move, memory = (*stepped, None, None)[:3] if isinstance(stepped, tuple) else (stepped, None, None)
-        pf.add("train.backward", grad, "see the reason", time.perf_counter() - start)
-        if move is not None:
-            pf.add("train.movement", move, seconds=0.0)
-        if memory is not None:
-            pf.add("train.memory", memory, seconds=0.0)
-            pf.run("train.precision", lambda: check_precision(p, trainer))
-        pf.run("eval.path", lambda: check_eval_path(p, trainer),
-               "fix the evaluation code now: it would have crashed at the first evaluation (B1)")
+            p.eval.rows[: max(2, config.per_device_eval_batch_size)], p.schedule, Path(tmp.name), monitor))
+        if isinstance(built, Check):
+            pf.add("train.trainer", built, "fix the setting named above: `visempar train` builds the same trainer")
+        else:
+            trainer = built
+            _steps(pf, p, trainer, batches)
     finally:
         if trainer is not None:
             trainer.close()
@@ -154,3 +147,19 @@ def _trainer_checks(pf: Preflight, config, p, batches: int, make_trainer_fn) -> 
                                         ("an RNG state differs", states)) if not good]
     pf.add("state.restored", fail("after preflight: " + " and ".join(problems), "") if problems else
            ok("trainable weights and the Python, NumPy and torch CPU RNG states restored"))
+
+
+def _steps(pf: Preflight, p, trainer, batches: int) -> None:
+    """Label mask, real steps, precision and the evaluation path, on the built trainer."""
+    pf.run("data.mask", lambda: check_label_mask(p, trainer))
+    start = time.perf_counter()
+    stepped = attempt(lambda: run_steps(p, trainer, batches))
+    grad, move, memory = (*stepped, None, None)[:3] if isinstance(stepped, tuple) else (stepped, None, None)
+    pf.add("train.backward", grad, "see the reason", time.perf_counter() - start)
+    if move is not None:
+        pf.add("train.movement", move, seconds=0.0)
+    if memory is not None:
+        pf.add("train.memory", memory, seconds=0.0)
+        pf.run("train.precision", lambda: check_precision(p, trainer))
+    pf.run("eval.path", lambda: check_eval_path(p, trainer),
+           "fix the evaluation code now: it would have crashed at the first evaluation (B1)")
