@@ -28,8 +28,10 @@ def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
     prepared = prepare(config, log=quiet)
     before = {n: p.detach().clone() for n, p in prepared.stack.model.named_parameters()}
     rng = torch.get_rng_state()
+    hooks = dict(prepared.stack.model._forward_hooks)
     report = run(config, prepared)
     assert report.failed(strict=True) == [], report.table()
+    assert dict(prepared.stack.model._forward_hooks) == hooks     # the preflight trainer let go of the model
     ids = [c.id for c in report.checks]
     for needed in ("env.stack", "config.lr", "config.schedule", "data.lengths", "data.mask",
                    "data.prompt", "data.overlap", "model.dtypes", "model.lora", "model.checkpointing",
