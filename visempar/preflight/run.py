@@ -77,8 +77,8 @@ def preflight(config, *, prepared=None, log: Callable = print, batches: int = 2,
 
 
 def _build(pf: Preflight, config, prepared, log):
-    """The prepared stack, or None with the failure filed under the check its cause names
-    (`p` stays None when `prepare` raises)."""
+    """The prepared stack, or None when the build failed (filed under the check its cause
+    names: a missing model, data that does not fit, a bad config key, a bad file)."""
     from visempar.config import ConfigError
     from visempar.data.encode import TruncationError
     from visempar.model.build import describe_4bit
