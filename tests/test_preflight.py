@@ -31,6 +31,7 @@ def test_healthy_default_passes_and_leaves_no_trace(tiny_model):
     hooks = dict(prepared.stack.model._forward_hooks)
     report = run(config, prepared)
     assert report.failed(strict=True) == [], report.table()
+    assert sum(c.seconds for c in report.checks) <= report.seconds < 600
     assert dict(prepared.stack.model._forward_hooks) == hooks     # the preflight trainer let go of the model
     ids = [c.id for c in report.checks]
     for needed in ("env.stack", "config.lr", "config.schedule", "data.lengths", "data.mask",

@@ -199,6 +199,7 @@ def test_a_refused_learning_rate_stops_before_the_build(monkeypatch):
     report, prepared = preflight(config(learning_rate=5e-7), log=lambda *_: None)
     assert prepared is None and [(c.id, c.status) for c in report.checks] == [("env.stack", PASS),
                                                                              ("config.lr", FAIL)]
+    assert 0 < report.seconds < 60
 
 
 def test_rng_states_are_compared_generator_by_generator():
