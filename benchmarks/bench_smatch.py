@@ -28,8 +28,8 @@ def pair_files(tmp: Path, n: int) -> str:
         pool = [e for path in REAL for e in read_corpus(path) if len(e.graph.instances()) >= 8]
         source = "../shared/vlsp2025 training files (graphs of 8+ nodes)"
     else:
-        pool = read_corpus(ROOT / "data/sample/train.txt").examples
-        source = "data/sample/train.txt"
+        pool = read_corpus(ROOT / "visempar/data/sample/train.txt").examples
+        source = "visempar/data/sample/train.txt"
     gold = [pool[i % len(pool)] for i in range(n)]
     pred = [type(g)(g.sentence, pool[(i + n // 2 + 1) % len(pool)].graph)  # another graph, same snt
             for i, g in enumerate(gold)]

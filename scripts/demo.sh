@@ -14,13 +14,13 @@ $V data validate --json "$out/validate.json"
 echo "== statistics"
 $V data stats --json "$out/stats.json"
 echo "== deterministic train/dev split, refusing overlap with the test sentences"
-$V data split data/sample/train.txt --dev-fraction 0.1 --seed 0 --out "$out/split" \
-  --test data/sample/test.txt --json "$out/split.json"
+$V data split visempar/data/sample/train.txt --dev-fraction 0.1 --seed 0 --out "$out/split" \
+  --test visempar/data/sample/test.txt --json "$out/split.json"
 echo "== repair a damaged copy of the test graphs (truncated, chatty, misspelled)"
 .venv/bin/python - "$out" <<'PY'
 import sys
 from pathlib import Path
-blocks = Path("data/sample/test.txt").read_text(encoding="utf-8").strip().split("\n\n")
+blocks = Path("visempar/data/sample/test.txt").read_text(encoding="utf-8").strip().split("\n\n")
 damaged = []
 for i, block in enumerate(blocks):
     snt, graph = block.split("\n", 1)
@@ -34,11 +34,11 @@ for i, block in enumerate(blocks):
 Path(sys.argv[1], "damaged.txt").write_text("\n\n".join(damaged) + "\n", encoding="utf-8")
 PY
 echo "-- scored as they are (invalid graphs count as empty):"
-$V evaluate --metric smatch --predictions "$out/damaged.txt" --gold data/sample/test.txt \
+$V evaluate --metric smatch --predictions "$out/damaged.txt" --gold visempar/data/sample/test.txt \
   --json "$out/score-damaged.json"
 $V repair "$out/damaged.txt" "$out/repaired.txt" --json "$out/repair.json"
 echo "-- after repair:"
-$V evaluate --metric smatch --predictions "$out/repaired.txt" --gold data/sample/test.txt \
+$V evaluate --metric smatch --predictions "$out/repaired.txt" --gold visempar/data/sample/test.txt \
   --json "$out/score-repaired.json"
 for variant in baseline mtup; do
   echo "== train $variant on the tiny model (preflight first; the model is built once, ~1 min)"

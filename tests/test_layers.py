@@ -9,7 +9,7 @@ import visempar
 PACKAGE = Path(visempar.__file__).parent
 # lowest first; a module may import its own layer and the ones before it
 LAYERS = [
-    ["visempar", "visempar.errors", "visempar.quiet", "visempar.reports"],
+    ["visempar.errors", "visempar.quiet", "visempar.reports"],
     ["visempar.amr"],
     ["visempar.data"],
     ["visempar.config"],
@@ -17,6 +17,7 @@ LAYERS = [
     ["visempar.eval"],
     ["visempar.train"],
     ["visempar.preflight"],
+    ["visempar", "visempar.api"],  # the Python API, and the package that exposes it lazily
     ["visempar.cli", "visempar.__main__"],
 ]
 

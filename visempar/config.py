@@ -18,10 +18,10 @@ from typing import Any
 
 import yaml
 
-from visempar.data.prompts import VARIANTS
+from visempar.data.prompts import GRAPH_FORMATS, PROMPT_STYLES, VARIANTS
 from visempar.errors import VisemparError
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data: ships in the wheel
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd")
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -44,6 +44,9 @@ class TrainConfig:
     max_length: int = 512
     on_truncation: str = "exclude"
     graph_style: str = "oneline"
+    graph_format: str = "penman"  # baseline only: penman, or varfree (restored after decoding)
+    prompt_style: str = "chat"  # chat: instruction + chat template; short: sentence + marker line
+    enable_thinking: bool | None = None  # passed to chat templates that take it (Qwen3); None: not passed
     concepts: str = "space"
     # model
     load_in_4bit: str = "auto"
@@ -113,7 +116,8 @@ VOLATILE_KEYS = frozenset({"output_dir", "cpu_threads", "logging_steps", "save_s
 TRACKERS = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow", "trackio": "trackio"}
 
 _CHOICES = {
-    "variant": VARIANTS, "on_truncation": ("exclude", "refuse"), "graph_style": ("oneline", "vlsp"),
+    "variant": VARIANTS, "graph_format": GRAPH_FORMATS, "prompt_style": PROMPT_STYLES,
+    "on_truncation": ("exclude", "refuse"), "graph_style": ("oneline", "vlsp"),
     "concepts": ("space", "underscore"), "load_in_4bit": ("auto", "true", "false"),
     "adapter_dtype": ("float32", "bfloat16"), "compute_dtype": ("auto", "float32", "bfloat16"),
     "loss_head": ("auto", "fused", "logits"),
@@ -138,6 +142,14 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
         if isinstance(value, str) and value.isdigit() and int(value) > 0:
             return int(value)
         raise ConfigError(f"{where}: {name} must be 'auto' or a positive number of tokens, got {value!r}")
+    if name == "enable_thinking":
+        if value in (None, "", "null", "none"):
+            return None
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        raise ConfigError(f"{where}: {name} must be true, false or null, got {value!r}")
     if name == "load_in_4bit" and isinstance(value, bool):
         return "true" if value else "false"
     if default is None:
@@ -236,14 +248,14 @@ BUNDLED_MODELS = ("tiny", "smollm2")
 
 
 def default_config_name(model: str | None, variant: str | None) -> str | None:
-    """`MODEL-VARIANT` under configs/ for the bundled models (`tiny-baseline`); None for
+    """`MODEL-VARIANT` among the bundled configs (`visempar/configs/`) for the bundled models (`tiny-baseline`); None for
     any other model, which starts from the defaults."""
     model = model or "tiny"
     return f"{model}-{variant or 'baseline'}" if model in BUNDLED_MODELS else None
 
 
 def resolve_path(name: str) -> Path:
-    """A config file by path, or by name under `configs/` (`tiny-baseline` works)."""
+    """A config file by path, or by name among the bundled configs (`tiny-baseline` works)."""
     path = Path(name)
     if path.exists():
         return path

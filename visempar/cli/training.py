@@ -12,8 +12,8 @@ from visempar.cli.common import JSON_OUT, write_report
 def train_options(fn):
     """The config and the common overrides, shared by `train` and `preflight`."""
     options = [
-        click.option("--config", "config_path", help="YAML config: a path or a name under configs/ "
-                     "(default: configs/MODEL-VARIANT.yaml for `tiny` and `smollm2`)."),
+        click.option("--config", "config_path", help="YAML config: a path or a bundled config name "
+                     "(default: MODEL-VARIANT for `tiny` and `smollm2`)."),
         click.option("--model", help="`tiny` (built offline), `smollm2` (bundled SmolLM2-135M-Instruct), "
                      "a .gguf file, a local directory or a hub name."),
         click.option("--variant", type=click.Choice(["baseline", "mtup"])),

@@ -21,7 +21,7 @@ from visempar.amr.errors import CorpusError
 from visempar.amr.graph import triple_count
 from visempar.amr.io import Example, read_text
 
-SAMPLE_DIR = Path(__file__).resolve().parents[2] / "data" / "sample"
+SAMPLE_DIR = Path(__file__).resolve().parent / "sample"  # package data: ships in the wheel
 
 
 def sample_path(split: str) -> Path:

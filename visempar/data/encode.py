@@ -26,7 +26,7 @@ class TruncationError(VisemparError, ValueError):
 
 def prompt_ids(tokenizer, builder: PromptBuilder, sentence: str) -> list[int]:
     """The prompt's ids; a chat template brings its own special tokens."""
-    return tokenizer(builder.prompt(sentence), add_special_tokens=not builder.chat_template)["input_ids"]
+    return tokenizer(builder.prompt(sentence), add_special_tokens=not builder.templated)["input_ids"]
 
 
 def encode_example(tokenizer, builder: PromptBuilder, example: Example, index: int) -> dict:

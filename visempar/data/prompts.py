@@ -1,13 +1,19 @@
 """The one prompt builder, for training and inference alike (failure mode D3).
 
-`baseline`: sentence -> graph. `mtup` (multi-task unified prompt): sentence -> task 1, the
-graph without variables (`visempar.amr.variables`), then task 2, the full graph, in one
-completion. Both tasks sit on their own lines after a marker line, so both are extractable
-from a generation even when one of them is broken.
+`baseline`: sentence -> graph, written in PENMAN (`graph_format: penman`) or without
+variables (`varfree`, `visempar.amr.variables`: about a fifth fewer tokens; repair turns it
+back into a full graph). `mtup` (multi-task unified prompt): sentence -> task 1, the graph
+without variables, then task 2, the full graph, in one completion. Both tasks sit on their
+own lines after a marker line, so both are extractable from a generation even when one of
+them is broken.
 
 A prompt always ends on a newline, a token boundary, so the tokens the model is trained
-after are exactly the tokens it generates after. When the tokenizer has a chat template the
-instruction becomes the system message and the sentence the user message.
+after are exactly the tokens it generates after. `prompt_style: chat` renders the
+instruction as the system message and the sentence as the user message through the
+tokenizer's chat template (plain text without one); `short` is the sentence and one marker
+line, no template and no instruction: a fine-tuned model needs neither, and they cost over
+a third of a short example's tokens. A template's thinking switch (Qwen3's
+`enable_thinking`) is passed here and only here, so training and inference render alike.
 """
 
 from __future__ import annotations
@@ -25,9 +31,14 @@ from visempar.amr.variables import strip_variables
 Variant = Literal["baseline", "mtup"]
 VARIANTS: tuple[str, ...] = ("baseline", "mtup")
 InputNormalization = Literal["none", "spaces", "lower"]
+GraphFormat = Literal["penman", "varfree"]
+GRAPH_FORMATS: tuple[str, ...] = ("penman", "varfree")
+PromptStyle = Literal["chat", "short"]
+PROMPT_STYLES: tuple[str, ...] = ("chat", "short")
 
 INSTRUCTIONS = {
     "baseline": "Phân tích câu tiếng Việt sau thành đồ thị AMR theo ký pháp PENMAN.",
+    "varfree": "Phân tích câu tiếng Việt sau thành đồ thị AMR không có biến.",
     "mtup": ("Phân tích câu tiếng Việt sau thành đồ thị AMR. Nhiệm vụ 1: đồ thị không có biến. "
              "Nhiệm vụ 2: đồ thị đầy đủ theo ký pháp PENMAN."),
 }
@@ -69,31 +80,62 @@ class PromptBuilder:
     """Renders prompts and completions for one variant and one tokenizer."""
 
     def __init__(self, variant: Variant, tokenizer=None, graph_style: str = "oneline",
-                 normalization: InputNormalization = "spaces"):
+                 normalization: InputNormalization = "spaces", *, graph_format: GraphFormat = "penman",
+                 prompt_style: PromptStyle = "chat", enable_thinking: bool | None = None):
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+        if graph_format not in GRAPH_FORMATS:
+            raise ValueError(f"unknown graph_format {graph_format!r}; choose one of {', '.join(GRAPH_FORMATS)}")
+        if prompt_style not in PROMPT_STYLES:
+            raise ValueError(f"unknown prompt_style {prompt_style!r}; choose one of {', '.join(PROMPT_STYLES)}")
         self.variant = variant
         self.graph_style = graph_style
         self.normalization = normalization
+        self.graph_format = graph_format if variant == "baseline" else "penman"
+        self.prompt_style = prompt_style
+        self.enable_thinking = enable_thinking
         self.chat_template = getattr(tokenizer, "chat_template", None) if tokenizer else None
         self._tokenizer = tokenizer
+
+    @classmethod
+    def for_config(cls, config, tokenizer=None) -> "PromptBuilder":
+        """The builder a run config describes: training and inference both build it here."""
+        return cls(config.variant, tokenizer, config.graph_style, config.input_normalization,
+                   graph_format=config.graph_format, prompt_style=config.prompt_style,
+                   enable_thinking=config.enable_thinking)
+
+    @property
+    def templated(self) -> bool:
+        """Whether prompts come from the tokenizer's chat template (which brings its own
+        special tokens)."""
+        return bool(self.chat_template) and self.prompt_style == "chat"
+
+    @property
+    def variables(self) -> bool:
+        """Whether the final graph of a completion is written with variables."""
+        return self.graph_format == "penman"
 
     def prompt(self, sentence: str) -> str:
         """The prompt for `sentence`, normalised here for training and inference alike."""
         sentence = normalize_sentence(sentence, self.normalization)
-        instruction = INSTRUCTIONS[self.variant]
-        if self.chat_template:
+        if self.prompt_style == "short":
+            return f"{sentence}\nAMR:\n"
+        instruction = INSTRUCTIONS["varfree" if self.graph_format == "varfree" else self.variant]
+        if self.templated:
+            extra = {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
             text = self._tokenizer.apply_chat_template(
                 [{"role": "system", "content": instruction}, {"role": "user", "content": sentence}],
-                tokenize=False, add_generation_prompt=True)
+                tokenize=False, add_generation_prompt=True, **extra)
             return text if text.endswith("\n") else text + "\n"
         return f"{instruction}\nCâu: {sentence}\nAMR:\n"
 
     def segments(self, graph: penman.Graph) -> Segments:
         """The completion's parts; for `baseline` task 1 is empty."""
-        full = format_graph(graph, self.graph_style) + "\n"
         if self.variant == "baseline":
-            return Segments("", full)
+            if self.graph_format == "varfree":
+                return Segments("", strip_variables(graph, self.graph_style) + "\n")
+            return Segments("", format_graph(graph, self.graph_style) + "\n")
+        full = format_graph(graph, self.graph_style) + "\n"
         stripped = strip_variables(graph, self.graph_style)
         return Segments(f"{TASK1}\n{stripped}\n", f"{TASK2}\n{full}")
 

@@ -83,7 +83,7 @@ def _graph_result(builder: PromptBuilder, generated: str, concepts: str) -> Pars
         if graph is not None:
             return Parsed(graph, "task1")
     else:
-        graph = _strict(parts.task2, True, concepts)
+        graph = _strict(parts.task2, builder.variables, concepts)
         if graph is not None:
             return Parsed(graph, "direct")
     source = parts.task2 or parts.task1 or parts.raw
@@ -236,9 +236,7 @@ def load_run(run_dir: str | Path, *, merged: bool = False) -> Loaded:
     elif not quantized:
         model = inference_model(model, compute_dtype(config.compute_dtype))
     model.eval()
-    return Loaded(model, tokenizer, PromptBuilder(config.variant, tokenizer, config.graph_style,
-                                                 config.input_normalization),
-                  config, run_dir, run_budget(run_dir, config))
+    return Loaded(model, tokenizer, PromptBuilder.for_config(config, tokenizer), config, run_dir, run_budget(run_dir, config))
 
 
 def inference_model(model, dtype: str):

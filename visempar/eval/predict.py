@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from visempar.amr.format import format_graph
 from visempar.amr.errors import CorpusError
@@ -152,21 +152,29 @@ class PartialOutput:
         self.index.unlink()
 
 
+def predict_chunks(loaded: Loaded, sentences: Sequence[str], *, start: int = 0,
+                   normalization: str | None = None, batch_size: int | None = None,
+                   chunk: int | None = None, samples: int = 0, progress=None) -> Iterator[Predictions]:
+    """`predict` over `sentences[start:]` in chunks of input order (4 generation batches
+    by default). The chunks are the same whatever `start`, so a file resumed at a chunk
+    boundary, and the Python API, get exactly the graphs of one uninterrupted call."""
+    batch = batch_size or loaded.config.generation_batch_size
+    chunk = chunk or 4 * batch
+    for first in range(start, len(sentences), chunk):
+        yield predict(loaded, sentences[first:first + chunk], normalization=normalization,
+                      batch_size=batch, samples=samples, progress=progress)
+
+
 def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *, resume: bool = False,
                  normalization: str | None = None, batch_size: int | None = None, chunk: int | None = None,
                  samples: int = 0, progress=None) -> tuple[Predictions, int]:
-    """`predict` in chunks of input order, each written as it is done (`PartialOutput`);
-    returns the predictions made by this call and the blocks resumed from an earlier one.
-    The chunks are the same whatever the resume point, so a resumed file equals one
-    written without interruption."""
-    batch = batch_size or loaded.config.generation_batch_size
-    chunk = chunk or 4 * batch
+    """`predict_chunks`, each chunk written as it is done (`PartialOutput`); returns the
+    predictions made by this call and the blocks resumed from an earlier one."""
     out = PartialOutput(output, sentences)
     done = out.start(resume)
     made = []
-    for start in range(done, len(sentences), chunk):
-        part = predict(loaded, sentences[start:start + chunk], normalization=normalization,
-                       batch_size=batch, samples=samples, progress=progress)
+    for part in predict_chunks(loaded, sentences, start=done, normalization=normalization,
+                               batch_size=batch_size, chunk=chunk, samples=samples, progress=progress):
         out.append(submission_blocks(part))
         made.append(part)
     out.finish()

@@ -86,7 +86,7 @@ def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepa
     transformers.set_seed(config.seed)
     corpora = [read_corpus(path, concepts=config.concepts) for path in data_paths(config)]  # fail fast
     stack = stack or build_stack(config)
-    builder = PromptBuilder(config.variant, stack.tokenizer, config.graph_style, config.input_normalization)
+    builder = PromptBuilder.for_config(config, stack.tokenizer)
     encoded = []
     for corpus in corpora:
         path = corpus.path

@@ -1,0 +1,120 @@
+"""visempar from Python: parse sentences with a trained run, score graphs.
+
+    from visempar import load_parser, score
+
+    parser = load_parser("runs/smollm2-vlsp")
+    graphs = parser.parse(["Tôi đi học .", "Trời mưa ."])   # one penman.Graph each
+    print(score(graphs, gold_texts).f1)
+
+`Parser.parse` gives the graphs `visempar predict` writes for the same run and sentences:
+the same prompt builder, decoding settings, chunks and repair. `score` is the scorer of
+`visempar evaluate`, on texts or graphs instead of files.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import penman
+
+from visempar.amr.format import format_graph
+from visempar.eval.smatch import SmatchReport
+
+
+@dataclass(frozen=True)
+class ParseResult:
+    """One sentence's graph and how it was obtained.
+
+    `path` is `direct` (the generation read as written), `task2`/`task1` (mtup), `repaired`
+    or `empty` (nothing readable: the placeholder `(e / empty)`); `repairs` names the kinds
+    of change repair made, `generated` is the model's raw completion.
+    """
+
+    sentence: str
+    graph: penman.Graph
+    path: str
+    repairs: tuple[str, ...]
+    generated: str
+
+    @property
+    def repaired(self) -> bool:
+        """Whether the graph differs from what the model wrote (repair changed something)."""
+        return self.path in ("repaired", "empty") or bool(self.repairs)
+
+    @property
+    def text(self) -> str:
+        """The graph in the challenge's one-line style, as `visempar predict` writes it."""
+        return format_graph(self.graph)
+
+
+class Parser:
+    """A trained run loaded for inference (`load_parser`)."""
+
+    def __init__(self, loaded):
+        self._loaded = loaded
+
+    @property
+    def config(self):
+        """The run's `TrainConfig`: variant, decoding settings, prompt."""
+        return self._loaded.config
+
+    def parse(self, sentences: str | Iterable[str], *, batch_size: int | None = None,
+              progress: bool = False) -> list[penman.Graph]:
+        """One valid `penman.Graph` per sentence, in order; the sentence is the graph's
+        `snt` metadata. A blank sentence gets the placeholder graph without generating."""
+        return [r.graph for r in self.parse_results(sentences, batch_size=batch_size, progress=progress)]
+
+    def parse_results(self, sentences: str | Iterable[str], *, batch_size: int | None = None,
+                      progress: bool = False) -> list[ParseResult]:
+        """`parse`, with how each graph was obtained (`ParseResult`)."""
+        from visempar.eval.predict import predict_chunks
+
+        todo = [sentences] if isinstance(sentences, str) else list(sentences)
+        done = 0
+
+        def count(n: int) -> None:  # progress on stderr, only when asked for
+            nonlocal done
+            done += n
+            print(f"\rparsed {done}/{len(todo)} sentences", end="", file=sys.stderr, flush=True)
+
+        out: list[ParseResult] = []
+        for part in predict_chunks(self._loaded, todo, batch_size=batch_size,
+                                   progress=count if progress else None):
+            for sentence, result, generated in zip(part.sentences, part.results, part.generations):
+                graph = penman.Graph(result.graph.triples, top=result.graph.top,
+                                     epidata=result.graph.epidata, metadata={"snt": sentence.strip()})
+                out.append(ParseResult(sentence, graph, result.path, tuple(result.repairs), generated))
+        if progress:
+            print(file=sys.stderr)
+        return out
+
+
+def load_parser(run_dir: str | Path) -> Parser:
+    """The run in `run_dir` (what `visempar train` wrote), ready to parse. Raises
+    `RunDirError` when the folder holds no finished run."""
+    from visempar.eval.generate import load_run
+
+    return Parser(load_run(run_dir))
+
+
+def score(predictions: Sequence[str | penman.Graph], gold: Sequence[str | penman.Graph], *,
+          restarts: int = 4, seed: int = 0, exact: bool = False, fine: bool = False,
+          normalize_concepts: bool = False) -> SmatchReport:
+    """Corpus Smatch of the i-th prediction against the i-th gold graph, with the figures
+    `visempar evaluate` gives for files holding the same graphs: graph texts are read as
+    the reference scorer reads a file, and an unreadable prediction counts as empty."""
+    from visempar.eval.files import score_texts
+
+    if len(predictions) != len(gold):
+        raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold graphs")
+    report, _ = score_texts([_text(p) for p in predictions], [_text(g) for g in gold],
+                            restarts=restarts, seed=seed, exact=exact, fine=fine,
+                            normalize=normalize_concepts)
+    return report
+
+
+def _text(graph: str | penman.Graph) -> str:
+    return graph if isinstance(graph, str) else format_graph(graph)
