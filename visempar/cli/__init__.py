@@ -8,8 +8,15 @@ run a model. `COMMANDS` is the table of contents.
 from __future__ import annotations
 
 import importlib
+import os
 
 import click
+
+# OpenMP worker threads that sleep while they wait instead of spinning: with another busy
+# process on the cores, spinning threads fight it for them (a 2-thread matmul loop ran 3.4x
+# slower than with passive waiting, benchmarks/bench_load.py). Read by libgomp when torch
+# loads, so it is set before any command imports torch; a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 COMMANDS = {  # name: (module under visempar.cli, function)
     "data": ("data", "data"),
