@@ -92,3 +92,75 @@ def test_compare_against_itself_and_the_direction_of_p(tmp_path):
         invoke("evaluate", "--predictions", path, "--gold", gold, "--json", tmp_path / "e.json")
         assert json.loads((tmp_path / "e.json").read_text())["f1"] == ab[name]
     assert ab["delta"] == round(ab["f1_a"] - ab["f1_b"], 4)
+
+
+# one strong system (the gold) and two weaker ones that agree with each other
+WEAK = ["(m / muốn :pivot (t / tôi))", "(m / mưa)", "(n / nấu :agent (m / mẹ))"]
+
+
+def test_unweighted_votes_follow_the_agreeing_weak_systems_and_weights_do_not(tmp_path):
+    gold = submission(tmp_path / "gold.txt", GOLD)
+    strong = submission(tmp_path / "strong.txt", GOLD)
+    weak1, weak2 = submission(tmp_path / "w1.txt", WEAK), submission(tmp_path / "w2.txt", WEAK)
+    invoke("ensemble", strong, weak1, weak2, "--output", tmp_path / "eq.txt", "--weights", "1,1,1",
+           "--gold", gold, "--json", tmp_path / "eq.json")
+    equal = json.loads((tmp_path / "eq.json").read_text())
+    assert equal["wins"][str(weak1)] == 3 and equal["warning"].startswith("the select ensemble (F1 ")
+    res = invoke("ensemble", strong, weak1, weak2, "--output", tmp_path / "w.txt", "--weights", "3,1,1",
+                 "--gold", gold, "--json", tmp_path / "w.json")
+    weighted = json.loads((tmp_path / "w.json").read_text())
+    assert weighted["plan"]["weights"] == [0.6, 0.2, 0.2] and weighted["plan"]["pivot"] == 0
+    assert weighted["wins"][str(strong)] == 3 and "warning" not in weighted
+    assert weighted["scores"][str(tmp_path / "w.txt")]["f1"] == 1.0
+    assert "weights (given): 0.600, 0.200, 0.200" in res.output
+
+
+def test_weights_and_thresholds_tuned_on_dev_never_fall_below_the_best_dev_input(tmp_path):
+    gold = submission(tmp_path / "gold.txt", GOLD)
+    dev = [submission(tmp_path / f"dev{i}.txt", g) for i, g in enumerate((GOLD, WEAK, WEAK))]
+    test = [submission(tmp_path / f"test{i}.txt", g) for i, g in enumerate((GOLD, WEAK, WEAK))]
+    for method in ("select", "merge"):
+        out = tmp_path / f"{method}.txt"
+        invoke("ensemble", *test, "--output", out, "--method", method, "--json", tmp_path / "r.json",
+               *[a for d in dev for a in ("--dev", d)], "--dev-gold", gold, "--gold", gold)
+        report = json.loads((tmp_path / "r.json").read_text())
+        assert report["plan"]["source"] == "dev" and report["plan"]["pivot"] == 0
+        assert report["dev_inputs_f1"][0] == 1.0 and report["dev_f1"] >= max(report["dev_inputs_f1"])
+        assert len(report["dev_tried"]) == (5 if method == "select" else 18)
+        assert report["scores"][str(out)]["f1"] == 1.0 and "warning" not in report
+
+
+def test_merge_keeps_the_pivots_triples_unless_outvoted_and_reports_each_systems_part(tmp_path):
+    pivot = submission(tmp_path / "p.txt", ["(w / muốn :pivot (b / tôi) :theme (g / đi))"] + GOLD[1:])
+    other = submission(tmp_path / "o.txt", ["(w / muốn :pivot (b / tôi) :polarity -)"] + GOLD[1:])
+    third = submission(tmp_path / "t.txt", ["(w / muốn :pivot (b / tôi) :polarity -)"] + GOLD[1:])
+    invoke("ensemble", pivot, other, third, "--output", tmp_path / "out.txt", "--method", "merge",
+           "--weights", "2,1,1", "--json", tmp_path / "r.json")
+    graph = read_corpus(tmp_path / "out.txt").examples[0].graph
+    roles = {r for _, r, _ in graph.edges()} | {r for _, r, _ in graph.attributes()}
+    assert roles == {":pivot", ":theme"}  # :theme is half the weight (kept); :polarity only half (not added)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["contribution"]["dropped"] == 0 and report["contribution"]["added_by"][str(other)] == 0
+    invoke("ensemble", pivot, other, third, "--output", tmp_path / "out2.txt", "--method", "merge",
+           "--weights", "1,1,1", "--json", tmp_path / "r2.json")
+    graph = read_corpus(tmp_path / "out2.txt").examples[0].graph
+    roles = {r for _, r, _ in graph.edges()} | {r for _, r, _ in graph.attributes()}
+    assert roles == {":pivot", ":polarity"}  # equal weights: two of three outvote the pivot
+    part = json.loads((tmp_path / "r2.json").read_text())["contribution"]
+    assert part["dropped"] == 2 and part["added_by"] == {str(pivot): 0, str(other): 1, str(third): 1}  # đi and :theme; :polarity
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--weights", "1,2"], "--weights: 2 weights for 3 prediction files"),
+    (["--weights", "1,-1,1"], "--weights: weights must be finite and not negative"),
+    (["--weights", "0,0,0"], "--weights: at least one weight must be positive"),
+    (["--weights", "1,nan,1"], "--weights: weights must be finite and not negative"),
+    (["--dev", "{a}"], "--dev and --dev-gold go together"),
+    (["--dev", "{a}", "--dev-gold", "{a}"], "--dev: 1 dev files for 3 prediction files"),
+])
+def test_unusable_weights_and_dev_files_are_one_error_line(tmp_path, args, message):
+    a = submission(tmp_path / "a.txt", GOLD)
+    res = CliRunner().invoke(main, ["ensemble", str(a), str(a), str(a), "--output", str(tmp_path / "o.txt"),
+                                    *[x.format(a=a) for x in args]])
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1].startswith(f"Error: {message}")
+    assert not (tmp_path / "o.txt").exists()

@@ -22,6 +22,7 @@ from visempar.amr.errors import AMRSyntaxError, CorpusError
 from visempar.amr.format import Style, format_graph
 from visempar.amr.graph import duplicate_triples, to_graph
 from visempar.amr.parse import parse_tree
+from visempar.reports import write_atomic
 
 OnError = Literal["raise", "skip"]
 _META_RE = re.compile(r"#\s*::(\S+)\s?(.*)$")
@@ -207,9 +208,16 @@ def format_example(example: Example, style: Style = "vlsp") -> str:
 
 
 def write_corpus(path: str | Path, examples: Iterable[Example], style: Style = "vlsp") -> int:
-    """Write examples as blocks separated by blank lines (UTF-8, NFC, LF); return the count."""
+    """Write examples as blocks separated by blank lines (UTF-8, NFC, LF), whole or not at
+    all (`write_atomic`); return the count."""
     blocks = [format_example(e, style) for e in examples]
-    text = unicodedata.normalize("NFC", "\n".join(blocks))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(text, encoding="utf-8")
+    write_atomic(path, unicodedata.normalize("NFC", "\n".join(blocks)))
     return len(blocks)
+
+
+def write_blocks(path: str | Path, blocks: Iterable[tuple[str, str]]) -> int:
+    """Write `(sentence, graph text)` pairs as `#::snt` blocks, the submission format, whole
+    or not at all; return the count."""
+    texts = [f"#::snt {sentence.strip()}\n{graph}\n" for sentence, graph in blocks]
+    write_atomic(path, unicodedata.normalize("NFC", "\n".join(texts)))
+    return len(texts)

@@ -157,30 +157,60 @@ def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
 @click.argument("paths", nargs=-1, required=True, metavar="PRED...")
 @click.option("--output", "out_path", required=True, help="The combined submission file.")
 @click.option("--method", type=click.Choice(["select", "merge"]), default="select", show_default=True)
+@click.option("--weights", help="System weights, one per PRED, separated by commas (e.g. 3,2,1).")
+@click.option("--dev", "dev_paths", multiple=True, type=click.Path(),
+              help="The same systems' outputs on a dev set, one --dev per PRED in the same order: "
+                   "weights and thresholds are tuned there (with --dev-gold).")
+@click.option("--dev-gold", type=click.Path(), help="The gold graphs of the dev set.")
 @ALIGN
 @click.option("--gold", "gold_path", help="Also score every input and the result against this gold.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @JSON_OUT
-def ensemble(paths, out_path, method, align, gold_path, seed, json_out):
+def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_path, seed, json_out):
     """Combine prediction files of the same sentences into one submission.
 
-    Each graph is repaired first. `select`: per sentence, the candidate with the highest
-    mean Smatch to the others (MBR). `merge`: Graphene-style voting over aligned triples,
-    each candidate tried as the pivot. Deterministic; blocks keep the first file's order.
+    Each graph is repaired first. Systems are weighted: by --weights, by their dev F1 with
+    --dev/--dev-gold (thresholds tuned on dev too), else by how much each agrees with the
+    others. `select`: per sentence, the candidate with the highest expected Smatch (weighted
+    MBR), kept over the heaviest system's only above a margin. `merge`: weighted voting
+    over aligned triples on the heaviest system's graph. Deterministic; blocks keep the
+    first file's order.
     """
     from visempar.eval.ensemble import ensemble_files
 
     if len(paths) < 2:
         raise click.UsageError("give at least two prediction files")
-    report = ensemble_files(paths, out_path, method, align=align, seed=seed, gold=gold_path)
+    report = ensemble_files(paths, out_path, method, align=align, seed=seed, gold=gold_path,
+                            weights=_weights(weights), dev=dev_paths, dev_gold=dev_gold)
+    plan = report["plan"]
     click.echo(f"{report['sentences']} sentences, {len(paths)} inputs, {method}, "
                f"{report['seconds']:.1f} s -> {out_path}")
+    click.echo(f"  weights ({plan['source']}): {', '.join(f'{w:.3f}' for w in plan['weights'])}; pivot "
+               f"{paths[plan['pivot']]}" + (f"; chosen on dev: F1 {report['dev_f1']:.4f}, inputs "
+                                            f"{', '.join(f'{x:.4f}' for x in report['dev_inputs_f1'])}"
+                                            if "dev_f1" in report else ""))
     for path, n in report["wins"].items():
-        click.echo(f"  {path}: {'chosen' if method == 'select' else 'pivot'} for {n} sentences")
+        if method == "select":
+            click.echo(f"  {path}: chosen for {n} sentences")
+    if method == "merge":
+        c = report["contribution"]
+        click.echo(f"  pivot {c['pivot']}: {c['kept']} triples kept, {c['dropped']} dropped; added: "
+                   + ", ".join(f"{p} {n}" for p, n in c["added_by"].items()))
     for path, scored in report.get("scores", {}).items():
         click.echo(f"  Smatch of {path}: F1 {scored['f1']:.4f} (P {scored['precision']:.4f}, "
                    f"R {scored['recall']:.4f}, invalid {scored['invalid']})")
+    if "warning" in report:
+        click.echo(f"warning: {report['warning']}", err=True)
     write_report(json_out, report)
+
+
+def _weights(text: str | None) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        return [float(w) for w in text.split(",")]
+    except ValueError:
+        raise click.UsageError(f"--weights: numbers separated by commas, got {text!r}") from None
 
 
 @click.command()

@@ -18,7 +18,7 @@ from typing import Iterator, Sequence
 
 from visempar.amr.format import format_graph
 from visempar.amr.errors import CorpusError
-from visempar.amr.io import Corpus, read_text
+from visempar.amr.io import Corpus, read_text, write_blocks
 from visempar.amr.repair import repair
 from visempar.data.prompts import normalize_sentence
 from visempar.eval.generate import (Loaded, Parsed, generate, generation_counts, path_counts,
@@ -83,9 +83,12 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
 
 
 def _mbr(sentence: str, candidates: Sequence[Parsed], seed: int) -> int:
-    from visempar.eval.ensemble import Sentence, select
+    """The candidate with the highest expected Smatch, the greedy generation (the first)
+    weighted as two samples."""
+    from visempar.eval.ensemble import Plan, Sentence, normalized, select
 
-    return select(Sentence(sentence, [c.graph for c in candidates]), seed).chosen
+    plan = Plan(normalized([2.0] + [1.0] * (len(candidates) - 1)), source="given")
+    return select(Sentence(sentence, [c.graph for c in candidates]), plan, seed).chosen
 
 
 def read_sentence_lines(path: str | Path) -> list[str]:
@@ -102,7 +105,7 @@ def submission_blocks(preds: Predictions) -> list[str]:
 
 
 def write_submission(path: str | Path, preds: Predictions) -> None:
-    Path(path).write_text("\n\n".join(submission_blocks(preds)) + "\n", encoding="utf-8")
+    write_blocks(path, [(s, format_graph(r.graph)) for s, r in zip(preds.sentences, preds.results)])
 
 
 class PartialOutput:
