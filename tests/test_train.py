@@ -38,10 +38,16 @@ def test_bad_values_are_refused_with_the_key(tmp_path):
 
 
 def test_shipped_configs_load():
-    for name in ("tiny-baseline", "tiny-mtup", "smollm2-baseline", "smollm2-mtup", "smollm2-vlsp",
-                 "qwen2.5-7b-qlora", "qwen2.5-14b-qlora"):
+    from visempar.config import CONFIG_DIR
+
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert {"tiny-baseline", "smollm2-vlsp", "qwen3-14b-qlora", "qwen3-1.7b-qlora"} <= set(names)
+    for name in names:
         config = load_config(name)
         assert config.learning_rate > 0
+    qwen3 = load_config("qwen3-14b-qlora")
+    assert (qwen3.lora_r, qwen3.lora_alpha, qwen3.learning_rate, qwen3.num_train_epochs) == (128, 256, 2e-4, 10)
+    assert len(qwen3.lora_target_modules) == 7 and qwen3.enable_thinking is False
 
 
 def test_schedule_is_sized_in_optimizer_steps():

@@ -120,14 +120,33 @@ class PromptBuilder:
         sentence = normalize_sentence(sentence, self.normalization)
         if self.prompt_style == "short":
             return f"{sentence}\nAMR:\n"
-        instruction = INSTRUCTIONS["varfree" if self.graph_format == "varfree" else self.variant]
         if self.templated:
-            extra = {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
-            text = self._tokenizer.apply_chat_template(
-                [{"role": "system", "content": instruction}, {"role": "user", "content": sentence}],
-                tokenize=False, add_generation_prompt=True, **extra)
+            text = self._template(self._messages(sentence), add_generation_prompt=True)
             return text if text.endswith("\n") else text + "\n"
-        return f"{instruction}\nCâu: {sentence}\nAMR:\n"
+        return f"{self._instruction()}\nCâu: {sentence}\nAMR:\n"
+
+    def conversation(self, sentence: str, completion: str) -> str | None:
+        """The chat template's own rendering of the example as a finished conversation, the
+        completion as the assistant's turn (None without a template). A template that
+        renders that turn's start differently from the generation prompt (Qwen3's thinking
+        block, with `enable_thinking` unset) means the base model knows another context
+        than the one visempar trains and parses in: preflight's `data.prompt` compares them."""
+        if not self.templated:
+            return None
+        messages = self._messages(normalize_sentence(sentence, self.normalization))
+        return self._template(messages + [{"role": "assistant", "content": completion}],
+                              add_generation_prompt=False)
+
+    def _instruction(self) -> str:
+        return INSTRUCTIONS["varfree" if self.graph_format == "varfree" else self.variant]
+
+    def _messages(self, sentence: str) -> list[dict]:
+        return [{"role": "system", "content": self._instruction()}, {"role": "user", "content": sentence}]
+
+    def _template(self, messages: list[dict], *, add_generation_prompt: bool) -> str:
+        extra = {} if self.enable_thinking is None else {"enable_thinking": self.enable_thinking}
+        return self._tokenizer.apply_chat_template(messages, tokenize=False,
+                                                   add_generation_prompt=add_generation_prompt, **extra)
 
     def segments(self, graph: penman.Graph) -> Segments:
         """The completion's parts; for `baseline` task 1 is empty."""

@@ -68,6 +68,12 @@ def check_overlap(prepared) -> Check:
               f"{len(prepared.eval.examples)} eval sentences")
 
 
+def _same_turn(trained: str, rendered: str) -> bool:
+    """Whether the template's conversation holds the trained text, up to the newline
+    visempar adds after a prompt that does not end in one."""
+    return rendered.startswith(trained) or rendered.replace("\n", "").startswith(trained.replace("\n", ""))
+
+
 def check_prompt_consistency(prepared) -> Check:
     """The ids inference builds for a training sentence equal the trained prompt ids (D3)."""
     from visempar.data.encode import prompt_ids
@@ -85,5 +91,15 @@ def check_prompt_consistency(prepared) -> Check:
                         "build prompts with visempar.data.prompts.PromptBuilder in both places")
     if not builder.prompt("x").endswith("\n"):
         return fail("the prompt does not end on a newline (token boundary)", "end prompts with \\n")
+    example = prepared.train.examples[0]
+    trained = builder.prompt(example.sentence or "") + builder.completion(example.graph).strip()
+    rendered = builder.conversation(example.sentence or "", builder.completion(example.graph).strip())
+    if rendered is not None and not _same_turn(trained, rendered):
+        cut = next((i for i, (a, b) in enumerate(zip(trained, rendered)) if a != b), min(len(trained), len(rendered)))
+        return fail(f"the chat template renders the assistant's turn differently from the prompt visempar "
+                    f"trains and parses with, at character {cut}: prompt and completion "
+                    f"{trained[cut:cut + 30]!r} vs the template's conversation {rendered[cut:cut + 30]!r}",
+                    "for a template with a thinking block (Qwen3) set enable_thinking: false, so that "
+                    "the prompt holds the empty block the model knows; or use prompt_style: short")
     return ok("training and inference prompts are token-identical and end on a newline",
               {"prompt": builder.prompt(prepared.train.examples[0].sentence or "")})
