@@ -11,41 +11,12 @@ from tests.conftest import tiny_config
 from visempar.config import load_config
 from visempar.preflight.report import FAIL, PASS
 
-# Qwen3's template in short: in non-thinking mode (`enable_thinking=false`) the generation
-# prompt holds an empty thinking block; a finished assistant turn always shows one.
-QWEN3_TEMPLATE = (
-    "{%- for m in messages %}"
-    "{%- if m.role == 'assistant' %}"
-    "{{- '<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n' + m.content + '<|im_end|>\\n' }}"
-    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
-    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
-    "{%- endif %}{%- endif %}")
-
-
 @pytest.fixture(scope="module")
 def qwen3_model(tiny_model, tmp_path_factory) -> str:
-    """A 2-layer Qwen3 with random weights and the tiny tokenizer, saved as a local model."""
-    import torch
-    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+    """A 2-layer Qwen3 with random weights, the tiny tokenizer and a thinking template."""
+    from visempar.model.tiny import tiny_qwen3
 
-    from visempar.model.build import load_tokenizer
-
-    tok = load_tokenizer(tiny_model)
-    tok.chat_template = QWEN3_TEMPLATE
-    torch.manual_seed(0)
-    model = Qwen3ForCausalLM(Qwen3Config(
-        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=1024,
-        tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        pad_token_id=tok.pad_token_id))
-    out = tmp_path_factory.mktemp("qwen3") / "tiny-qwen3"
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
-    reloaded = AutoTokenizer.from_pretrained(out)
-    text = "Tôi muốn đi học .\n(m / muốn)"
-    assert reloaded(text)["input_ids"] == tok(text)["input_ids"]  # the ids survive the reload
+    out = tiny_qwen3(tiny_model, tmp_path_factory.mktemp("qwen3") / "tiny-qwen3")
     assert json.loads((out / "config.json").read_text())["model_type"] == "qwen3"
     return str(out)
 
@@ -89,3 +60,16 @@ def test_a_qwen3_run_parses_with_the_prompt_it_was_trained_on(qwen3_model, tmp_p
     prompt = parser._loaded.builder.prompt("Tôi đi học .")
     assert prompt.endswith("<think>\n\n</think>\n\n")
     assert len(parser.parse(["Tôi đi học ."])) == 1
+
+
+def test_the_gpu_checks_qwen3_case_runs_on_the_cpu(qwen3_model, tmp_path):
+    """scripts/gpu-check.sh runs this case too; here every step that needs no CUDA."""
+    from visempar.preflight.gpu import Assertions, check_variant, qwen3_settings
+
+    asserts = Assertions()
+    figures = check_variant("baseline", qwen3_model, tmp_path, 2, asserts, label="qwen3",
+                            settings=qwen3_settings())
+    assert asserts.failed == [], json.dumps(asserts.rows, indent=1)
+    names = {r["name"] for r in asserts.rows}
+    assert {"qwen3.preflight", "qwen3.train", "qwen3.evaluate"} <= names
+    assert figures["summary"]["steps"] == 2

@@ -181,3 +181,42 @@ def build_tiny(out: Path, spec: TinySpec, docs: list[str], *, log=print) -> None
     write_json(out / "visempar-tiny.json", meta)
     log(f"tiny model ready: {meta['parameters']:,} parameters, warm-up loss "
         f"{meta['warmup_loss_first']:.2f} -> {meta['warmup_loss_last']:.2f}, {meta['build_seconds']} s")
+
+
+# Qwen3's chat template in short: in non-thinking mode (`enable_thinking=false`) the
+# generation prompt ends with an empty thinking block, and a finished assistant turn always
+# shows one, as Qwen3's own template renders them.
+QWEN3_TEMPLATE = (
+    "{%- for m in messages %}"
+    "{%- if m.role == 'assistant' %}"
+    "{{- '<|im_start|>assistant\\n<think>\\n\\n</think>\\n\\n' + m.content + '<|im_end|>\\n' }}"
+    "{%- else %}{{- '<|im_start|>' + m.role + '\\n' + m.content + '<|im_end|>\\n' }}{%- endif %}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}"
+    "{%- if enable_thinking is defined and enable_thinking is false %}{{- '<think>\\n\\n</think>\\n\\n' }}"
+    "{%- endif %}{%- endif %}")
+
+
+def tiny_qwen3(tiny: str | Path, out: str | Path, seed: int = 0) -> Path:
+    """A 2-layer Qwen3-architecture model with random weights, the tiny model's tokenizer
+    and a Qwen3-style thinking template, saved in `out`: the Qwen3 path (the architecture,
+    its seven projections, the thinking block) on a CPU or in the GPU check, offline."""
+    import torch
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(str(tiny))
+    tok.chat_template = QWEN3_TEMPLATE
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(Qwen3Config(
+        vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, head_dim=16, max_position_embeddings=1024,
+        tie_word_embeddings=True, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+        pad_token_id=tok.pad_token_id))
+    model.generation_config.pad_token_id = tok.pad_token_id
+    out = Path(out)
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    probe = "Tôi muốn đi học .\n(m / muốn :agent (t / tôi))"
+    if AutoTokenizer.from_pretrained(out)(probe)["input_ids"] != tok(probe)["input_ids"]:
+        raise RuntimeError("tiny Qwen3 tokenizer ids changed on save/reload")
+    return out

@@ -1,6 +1,7 @@
-"""The CUDA path, proven whole on a GPU machine: `scripts/gpu-check.sh` (issue 12).
+"""The CUDA path, proven whole on a GPU machine: `scripts/gpu-check.sh`.
 
-On the tiny model (built there, offline), for both variants: preflight, a short
+On the tiny model (built there, offline), for both variants, and on a tiny random Qwen3
+with a thinking chat template and the Qwen3 config's settings: preflight, a short
 `visempar train` with a 4-bit NF4 base and bf16 compute, then predict and evaluate. Every
 assertion reads the built objects, never the config: `Linear4bit` layers in the model,
 trainable tensors fp32 after TRL's cast, the dtype the base layers computed in, finite
@@ -63,8 +64,10 @@ def linear4bit_count(model) -> int:
     return sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
 
 
-def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Assertions) -> dict:
-    """Preflight, train, predict and evaluate one variant; returns its figures."""
+def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Assertions, *,
+                  label: str | None = None, settings: dict | None = None) -> dict:
+    """Preflight, train, predict and evaluate one variant (named `label` in the report,
+    with config `settings` on top); returns its figures."""
     import torch
 
     from visempar.amr.io import read_corpus
@@ -81,11 +84,11 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
 
     cuda = torch.cuda.is_available()
     four_bit = cuda or cpu_4bit_problem() is None  # bitsandbytes' CPU kernels run it too
+    variant_label = label or variant
     config = load_config(f"tiny-{variant}", {
         "model": model, "compute_dtype": "auto", "load_in_4bit": "true" if four_bit else "false",
-        "max_steps": steps,
-        "eval_steps": max(steps // 2, 1), "save_steps": max(steps // 2, 1),
-        "output_dir": str(out / variant)})
+        "max_steps": steps, "eval_steps": max(steps // 2, 1), "save_steps": max(steps // 2, 1),
+        "output_dir": str(out / variant_label), **(settings or {})})
     seen_trainers = []
 
     def keep_trainer(*args, **kwargs):
@@ -95,21 +98,21 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
 
     report, prepared = preflight(config, log=lambda *_: None, make_trainer_fn=keep_trainer)
     print(report.table(), flush=True)
-    asserts.check(f"{variant}.preflight", not report.failed(), f"{len(report.checks)} checks, "
+    asserts.check(f"{variant_label}.preflight", not report.failed(), f"{len(report.checks)} checks, "
                   f"failed: {[c.id for c in report.failed()] or 'none'}")
     if prepared is None:
         return {"preflight": report.to_dict()}
     stack = prepared.stack
     n4 = linear4bit_count(stack.model)
-    asserts.check(f"{variant}.linear4bit", (n4 > 0) if four_bit else None,
+    asserts.check(f"{variant_label}.linear4bit", (n4 > 0) if four_bit else None,
                   f"{n4} bitsandbytes Linear4bit layers in the built model" if four_bit
                   else f"no CUDA and {cpu_4bit_problem()}")
     dtypes = sorted({str(p.dtype) for p in trainable(stack.model).values()})
-    asserts.check(f"{variant}.trainable_fp32_after_trl", dtypes == ["torch.float32"] and bool(seen_trainers),
+    asserts.check(f"{variant_label}.trainable_fp32_after_trl", dtypes == ["torch.float32"] and bool(seen_trainers),
                   f"trainable tensors after the SFTTrainer was built: {dtypes}")
     observed = sorted(seen_trainers[0].observed_compute_dtype) if seen_trainers else []
     want = "bfloat16" if cuda else stack.compute_dtype
-    asserts.check(f"{variant}.compute_dtype", observed == [want],
+    asserts.check(f"{variant_label}.compute_dtype", observed == [want],
                   f"base layers computed in {observed} in the preflight steps (expected {want})")
 
     if cuda:
@@ -118,7 +121,7 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
     runtime = summary.get("train_runtime_metrics") or {}
     tokens_per_s = summary["tokens_seen"] / summary["train_seconds"] if summary["train_seconds"] else 0.0
     finite = summary["last_loss"] is not None and math.isfinite(summary["last_loss"])
-    asserts.check(f"{variant}.train", summary["status"] == "completed" and finite
+    asserts.check(f"{variant_label}.train", summary["status"] == "completed" and finite
                   and not summary["health"]["skipped_steps"],
                   f"{summary['status']}, loss {summary['first_loss']} -> {summary['last_loss']}, "
                   f"{summary['health']['skipped_steps']} skipped steps")
@@ -126,15 +129,15 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
 
     moved_report = report.get("train.movement")
     moved = moved_report is not None and moved_report.status == "pass"  # every tensor moved
-    asserts.check(f"{variant}.lora_moved", moved,
+    asserts.check(f"{variant_label}.lora_moved", moved,
                   moved_report.reason if moved_report is not None else "train.movement did not run")
 
-    loaded = load_run(out / variant)
+    loaded = load_run(out / variant_label)
     start = time.perf_counter()
-    scored = evaluate_run(loaded, read_corpus(sample_path("test")), out / variant / "eval", restarts=1)
+    scored = evaluate_run(loaded, read_corpus(sample_path("test")), out / variant_label / "eval", restarts=1)
     eval_s = time.perf_counter() - start
     generated = scored["generation"]
-    asserts.check(f"{variant}.evaluate", 0.0 <= scored["f1"] <= 1.0 and generated["sentences"] > 0,
+    asserts.check(f"{variant_label}.evaluate", 0.0 <= scored["f1"] <= 1.0 and generated["sentences"] > 0,
                   f"Smatch F1 {scored['f1']:.3f} on {generated['sentences']} sample test sentences, "
                   f"needed repair {generated.get('needed_repair')}, {eval_s:.1f} s")
     return {"preflight": report.to_dict(), "summary": {k: summary[k] for k in (
@@ -144,6 +147,15 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
             "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
             "evaluate_seconds": round(eval_s, 2), "smatch_f1": scored["f1"], "generation": generated,
             "linear4bit_layers": n4, "observed_compute_dtype": observed}
+
+
+def qwen3_settings() -> dict:
+    """The Qwen3 case: the bundled qwen3-14b-qlora's LoRA targets and thinking switch on the
+    tiny Qwen3 (a random Qwen3 with a thinking template, `visempar.model.tiny.tiny_qwen3`)."""
+    from visempar.config import load_config
+
+    bundled = load_config("qwen3-14b-qlora")
+    return {"lora_target_modules": bundled.lora_target_modules, "enable_thinking": bundled.enable_thinking}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,7 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         print("gpu-check: no CUDA device (torch.cuda.is_available() is False): this check proves "
               "the 4-bit + bf16 path and needs a GPU", file=sys.stderr)
         return NO_CUDA
-    from visempar.model.tiny import tiny_model_path
+    from visempar.model.tiny import tiny_model_path, tiny_qwen3
     from visempar.quiet import silence_known_noise
 
     silence_known_noise()
@@ -172,12 +184,16 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         model = str(tiny_model_path())
         figures["tiny_model_build_seconds"] = round(time.perf_counter() - start, 1)
-        for variant in ("baseline", "mtup"):
-            print(f"== {variant}", flush=True)
+        cases = [("baseline", model, "baseline", None), ("mtup", model, "mtup", None),
+                 ("qwen3", None, "baseline", qwen3_settings())]
+        for label, base, variant, settings in cases:
+            print(f"== {label}", flush=True)
             try:
-                figures[variant] = check_variant(variant, model, Path(tmp), args.steps, asserts)
-            except Exception as err:  # report what broke, and go on with the other variant
-                asserts.check(f"{variant}.crashed", False, f"{type(err).__name__}: {err}")
+                base = base or str(tiny_qwen3(model, Path(tmp) / "tiny-qwen3"))
+                figures[label] = check_variant(variant, base, Path(tmp), args.steps, asserts,
+                                               label=label, settings=settings)
+            except Exception as err:  # report what broke, and go on with the other cases
+                asserts.check(f"{label}.crashed", False, f"{type(err).__name__}: {err}")
     report = {"environment": env, "assertions": asserts.rows, "failed": asserts.failed,
               "figures": figures}
     write_atomic(args.out, json.dumps(report, indent=2, default=str) + "\n")
