@@ -12,6 +12,7 @@ import difflib
 import hashlib
 import importlib.util
 import json
+import math
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -126,7 +127,7 @@ _CHOICES = {
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
-             "gradient_accumulation_steps", "logging_steps", "save_steps", "max_bad_steps",
+             "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",
              "generation_batch_size", "per_device_eval_batch_size", "num_beams")
 
 
@@ -187,6 +188,20 @@ def validate(config: TrainConfig, where: str = "config", lines: dict[str, int] |
     for name in _POSITIVE:
         if getattr(config, name) <= 0:
             raise ConfigError(f"{at(name)}: {name} must be positive, got {getattr(config, name)!r}")
+    for f in fields(TrainConfig):
+        value = getattr(config, f.name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{at(f.name)}: {f.name} must be a finite number, got {value!r}")
+    for name in ("weight_decay", "max_grad_norm", "num_train_epochs"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{at(name)}: {name} must not be negative, got {getattr(config, name)!r}")
+    if config.temperature <= 0 or not 0 < config.top_p <= 1:
+        name = "temperature" if config.temperature <= 0 else "top_p"
+        raise ConfigError(f"{at(name)}: temperature must be positive and top_p in (0, 1], "
+                          f"got {config.temperature!r} and {config.top_p!r}")
+    for name in ("eval_steps", "stall_check_steps", "dev_smatch_examples"):
+        if getattr(config, name) < 0:
+            raise ConfigError(f"{at(name)}: {name} must not be negative, got {getattr(config, name)!r}")
     if not 0 < config.learning_rate < 1:
         raise ConfigError(f"{at('learning_rate')}: learning_rate must be in (0, 1), got {config.learning_rate!r}")
     if config.warmup < 0 or (config.warmup >= 1 and config.warmup != int(config.warmup)):

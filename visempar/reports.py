@@ -13,8 +13,11 @@ from pathlib import Path
 
 
 def write_atomic(path: str | Path, text: str) -> None:
-    """Replace `path` with `text` in one rename, creating its directory."""
+    """Replace `path` with `text` in one rename, creating its directory. A symlink is
+    written through: its target gets the text, the link stays."""
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as fh:

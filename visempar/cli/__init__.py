@@ -32,9 +32,9 @@ COMMANDS = {  # name: (module under visempar.cli, function)
 
 
 class Main(click.Group):
-    """Commands imported on first use; every expected failure (`VisemparError`, or an OS
-    error on a named file) ends as one `Error: ...` line and exit code 1, and anything
-    else, a bug, keeps its traceback."""
+    """Commands imported on first use; every expected failure (`VisemparError`, an OS
+    error on a named file, or a usage error such as a value out of range) ends as one
+    `Error: ...` line and exit code 1, and anything else, a bug, keeps its traceback."""
 
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -50,6 +50,8 @@ class Main(click.Group):
 
         try:
             return super().invoke(ctx)
+        except click.UsageError as e:  # a bad option or value: one line, exit 1, like any error
+            raise click.ClickException(e.format_message()) from None
         except VisemparError as e:
             raise click.ClickException(str(e)) from None
         except OSError as e:

@@ -20,6 +20,26 @@ ALIGN = click.option("--align", type=click.Choice(["sentences", "order"]), defau
                           "(NFC, case, spacing, _, trailing punctuation); order: by position alone.")
 
 
+def refuse_outputs_on_inputs(inputs, outputs: dict[str, str | None]) -> None:
+    """An output (`--output`, `--json`, ...) that is one of the command's inputs would
+    destroy it: refused before anything runs, naming both."""
+    import os
+
+    def same(a, b) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return Path(a).resolve() == Path(b).resolve()
+
+    for option, out in outputs.items():
+        if out is None:
+            continue
+        for given in inputs:
+            if given is not None and same(out, given):
+                raise click.ClickException(f"{option} {out} is an input of this command ({given}); "
+                                           "choose another path")
+
+
 def default_paths(paths: tuple[str, ...]) -> list[Path]:
     """The given paths, or the bundled sample corpus (train, dev, test) when none."""
     if paths:

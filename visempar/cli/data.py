@@ -100,7 +100,8 @@ def stats(paths, on_error, json_out):
 
 @data.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--dev-fraction", type=float, default=0.1, show_default=True)
+@click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
+              show_default=True)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory that receives train.txt and dev.txt.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from visempar.cli.common import JSON_OUT, load_run, progress, stops, write_report
+from visempar.cli.common import JSON_OUT, load_run, progress, refuse_outputs_on_inputs, stops, write_report
 
 
 @click.command()
@@ -16,9 +16,9 @@ from visempar.cli.common import JSON_OUT, load_run, progress, stops, write_repor
 @click.option("--normalize-input", type=click.Choice(["none", "spaces", "lower"]),
               help="Input spelling: `spaces` turns word-segmentation `_` into spaces "
                    "(default: the run's input_normalization).")
-@click.option("--batch-size", type=int, help="Generation batch size (default: the run's).")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Generation batch size (default: the run's).")
 @click.option("--resume", is_flag=True, help="Go on from OUTPUT.partial of an interrupted run.")
-@click.option("--samples", type=int, default=0, show_default=True,
+@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also N sampled generations per sentence; keep the candidate with the highest "
                    "mean Smatch to the others (MBR).")
 @JSON_OUT
@@ -32,6 +32,7 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
 
     from visempar.eval.predict import predict_file, read_sentence_lines
 
+    refuse_outputs_on_inputs([input_path], {"--output": output_path, "--json": json_out})
     sentences = read_sentence_lines(input_path)
     loaded = load_run(run_dir)
     bar, step = progress(sum(1 for s in sentences if s.strip()), "parsing", rate=True)
@@ -59,8 +60,20 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
 @click.option("--run", "run_dir", type=click.Path(), required=True)
 @click.option("--merge", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory for the merged model (HF format, with the tokenizer).")
-def export(run_dir, out_dir):
+@click.option("--overwrite", is_flag=True, help="Replace what a non-empty --merge folder holds.")
+def export(run_dir, out_dir, overwrite):
     """Merge a run's adapter into its base model and save it in HF format."""
+    from pathlib import Path
+
+    from visempar.model.tiny import cache_root
+
+    out, run = Path(out_dir).resolve(), Path(run_dir).resolve()
+    for kept, what in ((run, "the run"), (cache_root().resolve(), "visempar's model cache")):
+        if out == kept or kept in out.parents:
+            raise click.ClickException(f"--merge {out_dir} is inside {what} ({kept}); "
+                                       "choose a folder of its own")
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise click.ClickException(f"--merge {out_dir} is not empty; choose an empty folder, or pass --overwrite")
     loaded = load_run(run_dir, merged=True)
     loaded.model.save_pretrained(out_dir)
     loaded.tokenizer.save_pretrained(out_dir)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, stops, write_report
+from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, refuse_outputs_on_inputs, stops, write_report
 
 
 @click.command()
@@ -24,7 +24,7 @@ from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, stops, writ
               help="With --run: the gold file (default: the sample test split).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="With --run: where predictions and reports go (default RUN/eval).")
-@click.option("--restarts", type=int, default=4, show_default=True,
+@click.option("--restarts", type=click.IntRange(min=0), default=4, show_default=True,
               help="Random restarts of the hill-climbing alignment (the reference uses 4).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the restarts and of the bootstrap: same files, same score.")
@@ -34,7 +34,7 @@ from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, stops, writ
 @click.option("--normalize-concepts", is_flag=True,
               help="Respell multi-word concepts of the predictions to the gold convention.")
 @ALIGN
-@click.option("--samples", type=int, default=0, show_default=True,
+@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --run: also N sampled generations per sentence, MBR-selected.")
 @JSON_OUT
 def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
@@ -46,6 +46,7 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
     """
+    refuse_outputs_on_inputs([pred_path, gold_path, data_path], {"--json": json_out})
     scoring = dict(restarts=restarts, seed=seed, fine=metric == "fine", exact=exact,
                    normalize=normalize_concepts, align=align)
     if run_dir:
@@ -127,7 +128,7 @@ def _echo_fine(fine: dict | None) -> None:
 @click.argument("b_path", metavar="B")
 @click.option("--gold", "gold_path", required=True, help="Gold file in the same block format.")
 @ALIGN
-@click.option("--samples", type=int, default=1000, show_default=True, help="Bootstrap resamples.")
+@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @JSON_OUT
 def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
@@ -136,6 +137,7 @@ def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
     Prints each file's corpus Smatch F1, the difference A - B with its 95% interval, and
     p: the share of resamples in which A does not beat B.
     """
+    refuse_outputs_on_inputs([a_path, b_path, gold_path], {"--json": json_out})
     from visempar.amr import read_corpus
     from visempar.eval.compare import paired_bootstrap
     from visempar.eval.files import score_files
@@ -180,6 +182,7 @@ def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_
 
     if len(paths) < 2:
         raise click.UsageError("give at least two prediction files")
+    refuse_outputs_on_inputs([*paths, *dev_paths, dev_gold, gold_path], {"--output": out_path, "--json": json_out})
     report = ensemble_files(paths, out_path, method, align=align, seed=seed, gold=gold_path,
                             weights=_weights(weights), dev=dev_paths, dev_gold=dev_gold)
     plan = report["plan"]
@@ -227,6 +230,7 @@ def repair(in_path, out_path, concepts, json_out):
     triples the reference scorer reads in the input survived (up to variable names and
     concept spelling).
     """
+    refuse_outputs_on_inputs([in_path], {"OUT_PATH": out_path, "--json": json_out})
     from visempar.eval.repair_file import repair_file
 
     report = repair_file(in_path, out_path, None if concepts == "keep" else concepts)

@@ -105,7 +105,8 @@ def split_examples(examples: Sequence[Example], dev_fraction: float, seed: int,
     Groups of equal sentences are ordered by a seeded hash of their key, and the first
     groups fill dev up to `round(dev_fraction * n)` examples, so which examples go to dev
     does not depend on the input order. Examples whose sentence is in `test_sentences`
-    raise `ValueError` unless `exclude_test`, which sets them apart in `Split.excluded`.
+    raise `CorpusError` unless `exclude_test`, which sets them apart in `Split.excluded`; so
+    does a fraction that leaves either side empty.
     """
     if not 0.0 < dev_fraction < 1.0:
         raise CorpusError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
@@ -132,4 +133,7 @@ def split_examples(examples: Sequence[Example], dev_fraction: float, seed: int,
         size += len(groups[key])
     train = [e for k, g in groups.items() if k not in dev_keys for e in g]
     dev = [e for k, g in groups.items() if k in dev_keys for e in g]
+    if not train or not dev:
+        raise CorpusError(f"--dev-fraction {dev_fraction} of {len(train) + len(dev)} examples leaves "
+                          f"{'the training' if not train else 'the dev'} side empty")
     return Split(train, dev, excluded)

@@ -1,0 +1,88 @@
+"""Misuse refused before anything runs: values out of range, outputs that are inputs,
+folders that must not be written into. One `Error:` line, exit 1, nothing written."""
+
+import pytest
+from click.testing import CliRunner
+
+from visempar.cli import main
+from visempar.data.corpus import sample_path
+
+GOLD = str(sample_path("test"))
+
+
+def error_of(*args) -> str:
+    res = CliRunner().invoke(main, [str(a) for a in args])
+    assert res.exit_code == 1, res.output
+    lines = res.output.strip().splitlines()
+    assert lines[-1].startswith("Error: ")
+    return lines[-1]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["predict", "--run", "r", "--input", "i", "--output", "o", "--batch-size", "0"],
+     "Error: Invalid value for '--batch-size': 0 is not in the range x>=1."),
+    (["predict", "--run", "r", "--input", "i", "--output", "o", "--samples", "-2"],
+     "Error: Invalid value for '--samples': -2 is not in the range x>=0."),
+    (["evaluate", "--predictions", GOLD, "--gold", GOLD, "--restarts", "-1"],
+     "Error: Invalid value for '--restarts': -1 is not in the range x>=0."),
+    (["compare", GOLD, GOLD, "--gold", GOLD, "--samples", "0"],
+     "Error: Invalid value for '--samples': 0 is not in the range x>=1."),
+    (["data", "split", GOLD, "--dev-fraction", "1.5", "--out", "x"],
+     "Error: Invalid value for '--dev-fraction': 1.5 is not in the range 0<x<1."),
+    (["data", "split", GOLD, "--dev-fraction", "0.99", "--out", "x"],
+     "Error: --dev-fraction 0.99 of 25 examples leaves the training side empty"),
+    (["preflight", "--set", "weight_decay=nan"], "Error: command line: weight_decay must be a finite number, got nan"),
+    (["preflight", "--set", "max_grad_norm=-1"], "Error: command line: max_grad_norm must not be negative, got -1.0"),
+    (["preflight", "--set", "top_p=0"], "Error: command line: temperature must be positive and top_p in (0, 1], got 1.0 and 0.0"),
+    (["preflight", "--set", "save_total_limit=0"], "Error: command line: save_total_limit must be positive, got 0"),
+    (["train", "--bogus"], "Error: No such option '--bogus'."),
+])
+def test_values_out_of_range_are_one_error_line_before_anything_loads(tmp_path, args, message):
+    assert error_of(*args) == message
+    assert not (tmp_path / "x").exists()
+
+
+def test_an_output_that_is_an_input_is_refused_and_the_input_kept(tmp_path):
+    gold = tmp_path / "gold.txt"
+    text = sample_path("test").read_text(encoding="utf-8")
+    gold.write_text(text, encoding="utf-8")
+    link = tmp_path / "link.json"
+    link.symlink_to(gold)
+    cases = [
+        (["evaluate", "--predictions", gold, "--gold", gold, "--json", gold], "--json"),
+        (["evaluate", "--predictions", gold, "--gold", gold, "--json", link], "--json"),
+        (["repair", gold, gold], "OUT_PATH"),
+        (["compare", gold, gold, "--gold", gold, "--json", gold], "--json"),
+        (["ensemble", gold, gold, "--output", gold], "--output"),
+        (["predict", "--run", tmp_path, "--input", gold, "--output", gold], "--output"),
+    ]
+    for args, option in cases:
+        assert error_of(*args).startswith(f"Error: {option} ")
+        assert "is an input of this command" in error_of(*args)
+    assert gold.read_text(encoding="utf-8") == text and link.is_symlink()
+
+
+def test_a_report_written_to_a_symlink_goes_through_it(tmp_path):
+    target = tmp_path / "reports" / "score.json"
+    target.parent.mkdir()
+    target.write_text("{}")
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    res = CliRunner().invoke(main, ["evaluate", "--predictions", GOLD, "--gold", GOLD, "--json", str(link)])
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and '"f1": 1.0' in target.read_text()
+
+
+def test_export_refuses_the_run_the_model_cache_and_a_full_folder(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("VISEMPAR_CACHE", str(cache))
+    run = tmp_path / "run"
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "keep.txt").write_text("mine")
+    assert error_of("export", "--run", run, "--merge", run / "merged").startswith(
+        f"Error: --merge {run / 'merged'} is inside the run")
+    assert "is inside visempar's model cache" in error_of("export", "--run", run, "--merge", cache / "models" / "m")
+    assert error_of("export", "--run", run, "--merge", full) == (
+        f"Error: --merge {full} is not empty; choose an empty folder, or pass --overwrite")
+    assert (full / "keep.txt").read_text() == "mine"
