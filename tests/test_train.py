@@ -368,11 +368,10 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     with pytest.raises(RunError) as err:
         train(tiny_config(tiny_model, out, max_steps=3))
     assert str(err.value) == f"{out} already holds a run; --resume it, choose another --output-dir, or pass --overwrite"
-    (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").unlink()
-    with pytest.raises(RunError) as err:
-        train(tiny_config(tiny_model, out, max_steps=3), resume=True)
-    assert str(err.value) == f"--resume: no complete checkpoint under {out / 'checkpoints'}"
-    (out / "checkpoints" / "checkpoint-3" / "visempar-complete.json").write_text('{"step": 3, "health": {"skipped_steps": 0}}')
+    said = []
+    done = train(tiny_config(tiny_model, out, max_steps=3), resume=True, log=said.append)
+    assert done["already_complete"] and done["exit_code"] == 0 and done["steps"] == 3
+    assert said == [f"--resume: {out} is complete (3 steps, adapter in {out / 'adapter'}); nothing to resume"]
     said = []
     forced = train(tiny_config(tiny_model, out, max_steps=4, learning_rate=1e-3), resume=True, force=True,
                    log=said.append)
@@ -382,6 +381,22 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     anew = train(tiny_config(tiny_model, out, max_steps=3), overwrite=True, log=lambda *_: None)
     assert anew["status"] == "completed" and anew["resumed_from"] is None
     assert not (out / "checkpoints" / "checkpoint-4").exists()        # the old run is gone
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_again_from_step_0(tiny_model, tmp_path):
+    import shutil
+
+    from visempar.train.run import train
+
+    out = tmp_path / "k"
+    whole = train(tiny_config(tiny_model, out, max_steps=3), log=lambda *_: None)
+    for gone in ("checkpoints", "adapter", "summary.json"):  # as a kill -9 after config.yaml leaves it
+        shutil.rmtree(out / gone) if (out / gone).is_dir() else (out / gone).unlink()
+    said = []
+    again = train(tiny_config(tiny_model, out, max_steps=3), resume=True, log=said.append)
+    assert f"--resume: no complete checkpoint under {out / 'checkpoints'}: starting again from step 0" in said
+    assert again["status"] == "completed" and again["resumed_from"] is None and again["steps"] == 3
+    assert again["last_loss"] == whole["last_loss"]
 
 
 def _nan_embedding(model, calls):

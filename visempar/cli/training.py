@@ -112,12 +112,14 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
 
     silence_known_noise()
     from visempar.model.device import set_threads
-    from visempar.train.run import is_main_process, summary_line
+    from visempar.train.run import finished_summary, is_main_process, run_directory, summary_line
     from visempar.train.run import train as run_training
 
     config = _config(config_path, settings, **flags)
     set_threads(config.cpu_threads)
     prepared = None
+    if resume and finished_summary(config, run_directory(config)) is not None:
+        skip_preflight = True  # nothing will train: train() says the run is complete
     if not skip_preflight:
         report, prepared = _run_preflight(config, None) if is_main_process() else (None, None)
         if report is not None and report.failed(strict):

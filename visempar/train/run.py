@@ -61,6 +61,11 @@ def default_output_dir(config: TrainConfig) -> Path:
     return Path("runs") / f"{name}-{config.variant}"
 
 
+def run_directory(config: TrainConfig) -> Path:
+    """Where the run lives: `output_dir`, else `runs/MODEL-VARIANT`."""
+    return Path(config.output_dir) if config.output_dir else default_output_dir(config)
+
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 
@@ -120,19 +125,38 @@ def complete_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.split("-")[1]))
 
 
-def check_resume(config: TrainConfig, run_dir: Path, force: bool) -> Path:
+def resumable_config(config: TrainConfig, run_dir: Path, force: bool) -> list[str]:
+    """How `config` differs from the run's own (refused unless `force`)."""
     stored_path = run_dir / "config.yaml"
     if not stored_path.exists():
         raise RunError(f"--resume: {run_dir} holds no run (no config.yaml)")
-    stored = load_config(stored_path)
-    diff = config.diff(stored)
+    diff = config.diff(load_config(stored_path))
     if diff and not force:
         raise RunError("--resume: the config differs from the one this run was started with:\n  "
                        + "\n  ".join(diff) + "\nresume with the original settings, or pass --force")
+    return diff
+
+
+def check_resume(config: TrainConfig, run_dir: Path, force: bool, log=print) -> Path | None:
+    """The checkpoint to go on from; None (start again from step 0, said in the log) when
+    the run was stopped before its first complete checkpoint."""
+    resumable_config(config, run_dir, force)
     checkpoints = complete_checkpoints(run_dir)
     if not checkpoints:
-        raise RunError(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}")
+        log(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}: starting again from step 0")
+        return None
     return checkpoints[-1]
+
+
+def finished_summary(config: TrainConfig, run_dir: Path) -> dict | None:
+    """The summary of a run that completed under this very config (nothing to resume)."""
+    path = run_dir / "summary.json"
+    if not path.exists() or not (run_dir / "adapter" / "adapter_config.json").exists():
+        return None
+    summary = json.loads(path.read_text(encoding="utf-8"))
+    if summary.get("status") != "completed" or resumable_config(config, run_dir, force=True):
+        return None
+    return {**summary, "run_dir": str(run_dir), "exit_code": 0, "already_complete": True}
 
 
 def _catch_signals(monitor, log) -> dict:
@@ -200,7 +224,12 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     from visempar.train.health import HealthMonitor, TrainingHealthError
     from visempar.train.trainer import COMPLETE, MetricsWriter, make_trainer, selects_best
 
-    run_dir = Path(config.output_dir) if config.output_dir else default_output_dir(config)
+    run_dir = run_directory(config)
+    done = finished_summary(config, run_dir) if resume else None
+    if done is not None:
+        log(f"--resume: {run_dir} is complete ({done['steps']} steps, adapter in {done['adapter']}); "
+            "nothing to resume")
+        return done
     checkpoint = start_run(config, run_dir, resume=resume, force=force, overwrite=overwrite, log=log)
     prepared = prepared or prepare(config, log=log)
     main = is_main_process()
@@ -271,8 +300,9 @@ def start_run(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, 
     existing = (run_dir / "config.yaml").exists()
     every_rank_has_looked()  # before rank 0 writes this run's config.yaml
     if resume:
-        checkpoint = check_resume(config, run_dir, force)
-        log(f"resuming {run_dir} from {checkpoint.name}")
+        checkpoint = check_resume(config, run_dir, force, log)
+        if checkpoint is not None:
+            log(f"resuming {run_dir} from {checkpoint.name}")
         return checkpoint
     if existing:
         if not overwrite:
