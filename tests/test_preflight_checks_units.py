@@ -369,6 +369,7 @@ class _WordTokenizer:
 
 class _Builder:
     chat_template = None
+    templated = False
 
     def prompt(self, sentence):
         return f"S: {sentence}\nGraph:\n"

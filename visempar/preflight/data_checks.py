@@ -92,8 +92,9 @@ def check_prompt_consistency(prepared) -> Check:
     if not builder.prompt("x").endswith("\n"):
         return fail("the prompt does not end on a newline (token boundary)", "end prompts with \\n")
     example = prepared.train.examples[0]
-    trained = builder.prompt(example.sentence or "") + builder.completion(example.graph).strip()
-    rendered = builder.conversation(example.sentence or "", builder.completion(example.graph).strip())
+    completion = builder.completion(example.graph).strip() if builder.templated else ""
+    trained = builder.prompt(example.sentence or "") + completion
+    rendered = builder.conversation(example.sentence or "", completion) if builder.templated else None
     if rendered is not None and not _same_turn(trained, rendered):
         cut = next((i for i, (a, b) in enumerate(zip(trained, rendered)) if a != b), min(len(trained), len(rendered)))
         return fail(f"the chat template renders the assistant's turn differently from the prompt visempar "
