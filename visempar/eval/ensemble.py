@@ -233,22 +233,32 @@ def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan)
     own = {(s, r, _key(t) if r == ":instance" or t not in names else t) for s, r, t in base.triples}
     eps = 1e-9
     stays = lambda item, votes: votes >= plan.keep - eps if item in own else votes > plan.add + eps  # noqa: E731
-    kept = [item for item, votes in support.items() if item[1] != ":instance" and stays(item, votes)]
+    kept = {item for item, votes in support.items() if item[1] != ":instance" and stays(item, votes)}
     concept = {}
     for (s, r, c), votes in sorted(support.items(), key=lambda kv: (kv[0] not in own, str(kv[0]))):
         if r == ":instance" and stays((s, r, c), votes) and votes > concept.get(s, (None, -1.0))[1]:
             concept[s] = (c, votes)
-    kept += [(s, ":instance", c) for s, (c, _) in concept.items()]
-    instances = set(concept)
-    if base.top not in instances:
+    kept |= {(s, ":instance", c) for s, (c, _) in concept.items()}
+    if base.top not in concept:
         return base, _contribution(own, own, holders, len(graphs), pivot)
-    out = []
-    for s, r, t in kept:
-        if s not in instances or (r != ":instance" and t in names and t not in instances):
-            continue
-        original = spelled.get((s, r, t), spelled.get(("*", r, t), t))
-        out.append((s, r, original if r == ":instance" or t not in names else t))
-    merged = _connected(out, base.top)
+    if kept == own:  # nothing outvoted, nothing added: the pivot as written, layout and all
+        return base, _contribution(own, own, holders, len(graphs), pivot)
+    usable = lambda s, r, t: s in concept and (r == ":instance" or t not in names or t in concept)  # noqa: E731
+    out, layout = [], {}
+    for triple in base.triples:  # the pivot's own triples first, in its order and layout
+        s, r, t = triple
+        item = (s, r, _key(t) if r == ":instance" or t not in names else t)
+        if r == ":instance" and item not in kept:  # the node took another system's concept
+            item = (s, r, concept[s][0])
+            triple = (s, r, spelled.get(item, spelled.get(("*", r, item[2]), item[2])))
+        if item in kept and usable(s, r, t):
+            out.append(triple)
+            layout[triple] = base.epidata.get(triple, [])
+    for item in sorted(kept - own, key=str):  # then what the others add
+        s, r, t = item
+        if r != ":instance" and usable(s, r, t):
+            out.append((s, r, t if t in names else spelled.get(("*", r, t), t)))
+    merged = _connected(out, base.top, layout)
     if merged is None:
         return base, _contribution(own, own, holders, len(graphs), pivot)
     final = {(s, r, _key(t) if r == ":instance" or t not in names else t) for s, r, t in merged.triples}
@@ -262,8 +272,9 @@ def _contribution(own: set, final: set, holders: dict, n: int, pivot: int) -> di
                       for k in range(n)]}
 
 
-def _connected(triples: list, top: str) -> penman.Graph | None:
-    """The triples that hang on `top` (edges read both ways), as a graph; None if that fails."""
+def _connected(triples: list, top: str, layout: dict | None = None) -> penman.Graph | None:
+    """The triples that hang on `top` (edges read both ways), as a graph keeping the
+    pivot's `layout` where penman can lay it out so; None if it cannot lay them out."""
     links = defaultdict(set)
     variables = {s for s, r, _ in triples if r == ":instance"}
     for s, r, t in triples:
@@ -275,12 +286,15 @@ def _connected(triples: list, top: str) -> penman.Graph | None:
         for nxt in links[todo.pop()] - reach:
             reach.add(nxt)
             todo.append(nxt)
-    graph = penman.Graph([t for t in triples if t[0] in reach], top=top)
-    try:
-        penman.encode(graph)
-    except Exception:  # penman cannot lay it out: keep the pivot instead
-        return None
-    return graph
+    reached = [t for t in triples if t[0] in reach]
+    for epidata in ({t: layout[t] for t in reached if t in layout} if layout else None, None):
+        graph = penman.Graph(reached, top=top, epidata=epidata)
+        try:
+            penman.encode(graph)
+            return graph
+        except Exception:  # penman cannot lay it out so: try without the layout, else give up
+            continue
+    return None
 
 
 def combine(sentences: list[Sentence], method: Method, plan: Plan, seed: int = 0) -> list[Sentence]:
