@@ -248,7 +248,7 @@ def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan)
     for triple in base.triples:  # the pivot's own triples first, in its order and layout
         s, r, t = triple
         item = (s, r, _key(t) if r == ":instance" or t not in names else t)
-        if r == ":instance" and item not in kept:  # the node took another system's concept
+        if r == ":instance" and item not in kept and s in concept:  # another system's concept won
             item = (s, r, concept[s][0])
             triple = (s, r, spelled.get(item, spelled.get(("*", r, item[2]), item[2])))
         if item in kept and usable(s, r, t):
