@@ -86,3 +86,16 @@ def test_export_refuses_the_run_the_model_cache_and_a_full_folder(tmp_path, monk
     assert error_of("export", "--run", run, "--merge", full) == (
         f"Error: --merge {full} is not empty; choose an empty folder, or pass --overwrite")
     assert (full / "keep.txt").read_text() == "mine"
+
+
+def test_predict_writes_through_a_symlinked_output(trained_run, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("trời mưa .\n", encoding="utf-8")
+    target = tmp_path / "subs" / "run1.txt"
+    target.parent.mkdir()
+    target.write_text("old")
+    link = tmp_path / "latest.txt"
+    link.symlink_to(target)
+    res = CliRunner().invoke(main, ["predict", "--run", str(trained_run), "--input", str(src), "--output", str(link)])
+    assert res.exit_code == 0, res.output
+    assert link.is_symlink() and target.read_text(encoding="utf-8").startswith("#::snt trời mưa .\n")

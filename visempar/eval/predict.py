@@ -115,7 +115,7 @@ class PartialOutput:
     itself appears only when every block is written, in one rename."""
 
     def __init__(self, output: str | Path, sentences: Sequence[str]):
-        self.output = Path(output)
+        self.output = Path(output).resolve() if Path(output).is_symlink() else Path(output)  # write through
         self.partial = self.output.with_name(self.output.name + ".partial")
         self.index = self.output.with_name(self.output.name + ".partial.json")
         self.input = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()
