@@ -11,8 +11,9 @@ from a `Plan`: one weight per system, the pivot (the heaviest system), and thres
 - `merge` (after Graphene, Hoang et al. 2021, weighted): the other candidates are aligned
   to the pivot with the reference's Smatch search and their triples vote with their
   system's weight. A pivot triple stays while its support is at least `keep` (a share of
-  the total weight), a triple the pivot lacks is added on aligned nodes when its support
-  exceeds `add`; a node keeps its best supported concept. A graph that would fall apart
+  the total weight; 0 unless tuned on dev, so the pivot's triples stay), a triple the
+  pivot lacks is added on aligned nodes when its support exceeds `add` (0.5); a node keeps
+  its best supported concept. A graph that would fall apart
   keeps only what hangs on its root.
 
 Weights come from the user, from the same systems' outputs on a dev set with its gold
@@ -60,7 +61,7 @@ class Plan:
 
     weights: tuple[float, ...]
     margin: float = 0.0
-    keep: float = 0.5
+    keep: float = 0.0  # without dev: the pivot's triples stay (dropping them lost 7 points on dev)
     add: float = 0.5
     source: str = "agreement"  # where the weights came from: given | dev | agreement
 
