@@ -13,8 +13,9 @@ import os
 import click
 
 # OpenMP worker threads that sleep while they wait instead of spinning: with another busy
-# process on the cores, spinning threads fight it for them (a 2-thread matmul loop ran 3.4x
-# slower than with passive waiting, benchmarks/bench_load.py). Read by libgomp when torch
+# process on the cores, spinning threads fight it for them (beside one busy process, a
+# 2-thread loop of small matmuls took 33 s instead of 9.7 s; training steps of a
+# SmolLM2-shaped model 1.18x longer, benchmarks/bench_load.py). Read by libgomp when torch
 # loads, so it is set before any command imports torch; a user's own setting wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
