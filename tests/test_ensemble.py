@@ -170,3 +170,20 @@ def test_unusable_weights_and_dev_files_are_one_error_line(tmp_path, args, messa
                                     *[x.format(a=a) for x in args]])
     assert res.exit_code == 1 and res.output.strip().splitlines()[-1].startswith(f"Error: {message}")
     assert not (tmp_path / "o.txt").exists()
+
+
+def test_tuning_keeps_the_pivot_alone_unless_another_setting_gains_enough(tmp_path, monkeypatch):
+    from visempar.eval import ensemble
+    from visempar.eval.ensemble import read_candidates, tune
+
+    gold = [e.graph for e in read_corpus(submission(tmp_path / "gold.txt", GOLD)).examples]
+    near = ["(m / muốn :pivot (t / tôi) :theme (đ / đi))"] + GOLD[1:]  # lacks an edge the others hold
+    files = [submission(tmp_path / f"s{i}.txt", g) for i, g in enumerate((near, GOLD, GOLD))]
+    dev = read_candidates(files)
+    weights = (0.4, 0.3, 0.3)
+    monkeypatch.setattr(ensemble, "MIN_GAIN", 0.0)
+    plan, report = tune("merge", dev, gold, weights)
+    assert plan.add != float("inf") and report["dev_f1"] == 1.0  # adding the others' triples pays
+    monkeypatch.setattr(ensemble, "MIN_GAIN", 2.0)  # no gain is enough: the pivot alone
+    plan, report = tune("merge", read_candidates(files), gold, weights)
+    assert (plan.keep, plan.add) == (0.0, float("inf")) and report["dev_f1"] < 1.0
