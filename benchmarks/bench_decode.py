@@ -2,7 +2,7 @@
 
 Before: `model.generate` to EOS or a fixed `--max-new-tokens` (visempar's generation until
 issue 17). After: rows stop where the graph ends or loops, leave the batch when done, and
-have a budget fitted on the training data (`visempar.eval.decode`). Both outputs go
+have a budget fitted on the training data (`visempar.infer.decode`). Both outputs go
 through the same repair and the same scorer against the gold graphs.
 
     .venv/bin/python benchmarks/bench_decode.py RUN_DIR --data DEV.txt [--max-new-tokens 512]
@@ -14,8 +14,9 @@ import time
 
 def run(loaded, sentences, golds, gold_texts, stopping: bool, budget) -> dict:
     from visempar.amr.format import format_graph
-    from visempar.eval.files import score_texts
-    from visempar.eval.generate import generate, generation_counts, to_graph_result
+    from visempar.scoring.files import score_texts
+    from visempar.infer.generate import generate, generation_counts
+    from visempar.infer.graphs import to_graph_result
     from visempar.model.device import compute_dtype
 
     start = time.perf_counter()
@@ -42,8 +43,8 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="only the first N sentences")
     args = ap.parse_args()
     from visempar.amr import read_corpus
-    from visempar.eval.decode import TokenBudget
-    from visempar.eval.generate import load_run
+    from visempar.infer.budget import TokenBudget
+    from visempar.infer.load import load_run
 
     loaded = load_run(args.run)
     examples = read_corpus(args.data).examples[:args.limit or None]

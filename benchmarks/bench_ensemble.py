@@ -2,7 +2,7 @@
 
 Given several systems' predictions of the same dev sentences and the dev gold, the
 sentences are split into two folds (even and odd positions). Each fold in turn is the
-"test": weights and thresholds are tuned on the other fold only (`visempar.eval.ensemble.tune`),
+"test": weights and thresholds are tuned on the other fold only (`visempar.combine.ensemble.tune`),
 then applied here. Printed per method: corpus Smatch over both folds' outputs together,
 the best single input, the per-sentence oracle over the inputs, and the paired bootstrap
 against the best input (`visempar compare`'s).
@@ -17,9 +17,9 @@ import time
 
 from visempar.amr.format import format_graph
 from visempar.amr.io import read_corpus
-from visempar.eval.compare import paired_bootstrap
-from visempar.eval.ensemble import Plan, agreement_weights, combine, read_candidates, tune
-from visempar.eval.files import score_texts
+from visempar.scoring.compare import paired_bootstrap
+from visempar.combine.ensemble import Plan, agreement_weights, combine, read_candidates, tune
+from visempar.scoring.files import score_texts
 
 
 def score(graphs, golds):
@@ -68,8 +68,8 @@ def main() -> None:
             vs = paired_bootstrap(result, inputs[best])
             shown = " / ".join(f"w={[round(w, 2) for w in p.weights]} m={p.margin} k={p.keep} a={p.add}"
                                for p in plans)
-            print(f"{method + ' (' + weighting + ')':<28} {result.f1:>7.4f} {vs['delta']:>+8.4f} "
-                  f"{vs['ci'][0]:>+8.4f}..{vs['ci'][1]:>+7.4f} {vs['p']:>6.3f}  {shown}  "
+            print(f"{method + ' (' + weighting + ')':<28} {result.f1:>7.4f} {vs.delta:>+8.4f} "
+                  f"{vs.ci[0]:>+8.4f}..{vs.ci[1]:>+7.4f} {vs.p:>6.3f}  {shown}  "
                   f"({time.perf_counter() - start:.1f} s)")
 
 

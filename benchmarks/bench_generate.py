@@ -17,7 +17,8 @@ def main() -> None:
     torch.set_num_threads(1)
     from visempar.amr import read_corpus
     from visempar.data.corpus import sample_path
-    from visempar.eval.generate import generate, load_run
+    from visempar.infer.generate import generate
+    from visempar.infer.load import load_run
 
     loaded = load_run(args.run)
     sentences = [e.sentence for e in read_corpus(sample_path("test")).examples]

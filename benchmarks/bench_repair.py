@@ -17,7 +17,8 @@ from visempar.amr import format_graph, parse_graph
 from visempar.amr.io import iter_blocks, read_text
 from visempar.amr.lenient import as_read_from_file
 from visempar.amr.repair import repair
-from visempar.eval.smatch import kept_triples, reference_triples
+from visempar.scoring.account import account
+from visempar.scoring.triples import reference_triples
 
 OUTPUTS = Path(__file__).resolve().parents[2] / "shared" / "real-outputs"
 
@@ -50,9 +51,8 @@ def main() -> None:
     t0 = time.perf_counter()
     kept = total = 0
     for b in submitted:
-        k, t = kept_triples(as_read_from_file(b.graph_text),
-                            format_graph(repair(b.graph_text).graph, "oneline"))
-        kept, total = kept + k, total + t
+        survived = account(as_read_from_file(b.graph_text), format_graph(repair(b.graph_text).graph, "oneline"))
+        kept, total = kept + survived.kept, total + survived.total
     print(f"submitted file: repair keeps {kept}/{total} of the reference's triples "
           f"({kept / total:.2%}); {time.perf_counter() - t0:.1f} s with the alignments")
 

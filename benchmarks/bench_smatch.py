@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from visempar.amr import read_corpus, write_corpus
-from visempar.eval.files import score_files
+from visempar.scoring.files import score_files
 
 ROOT = Path(__file__).resolve().parents[1]
 REAL = [ROOT.parent / "shared" / "vlsp2025" / f"train_amr_{k}.txt" for k in (1, 2)]

@@ -23,4 +23,4 @@ fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 HF_DATASETS_OFFLINE=1 PYTHONUNBUFFERED=1
 export VISEMPAR_CACHE=${VISEMPAR_CACHE:-$(mktemp -d)}
-exec "$PY" -m visempar.preflight.gpu "$@"
+exec "$PY" -m visempar.gpu_check "$@"

@@ -94,3 +94,13 @@ def trained_run(tiny_model, tmp_path_factory):
     summary = train(tiny_config(tiny_model, out), log=lambda *_: None)
     assert summary["status"] == "completed"
     return out
+
+
+def score_graphs(preds, golds, **options):
+    """`score_texts` on graphs written in the VLSP layout (None: an empty prediction)."""
+    from visempar.amr import format_graph
+    from visempar.scoring.files import score_texts
+
+    report, _ = score_texts(["" if p is None else format_graph(p) for p in preds],
+                            [format_graph(g) for g in golds], gold_graphs=list(golds), **options)
+    return report

@@ -51,7 +51,7 @@ def test_preflight_passes_and_names_the_4bit_layers(tiny_model):
 
 def test_training_generates_and_trains_again_on_4bit(tiny_model):
     """The trap of bitsandbytes' CPU repacking: train -> generate -> train -> eval -> train."""
-    from visempar.eval.generate import generate
+    from visempar.infer.generate import generate
     from visempar.train.run import prepare
 
     p = prepare(config4(tiny_model), log=quiet)
@@ -60,7 +60,7 @@ def test_training_generates_and_trains_again_on_4bit(tiny_model):
     opt = torch.optim.AdamW([t for t in model.parameters() if t.requires_grad], lr=1e-3)
     batch = torch.tensor([p.train.rows[0]["input_ids"]])
     losses = []
-    for round_ in range(3):
+    for _ in range(3):
         model.train()
         loss = model(input_ids=batch, labels=batch).loss
         loss.backward()
@@ -78,10 +78,11 @@ def test_a3_checkpointing_before_lora_caught_on_4bit(tiny_model):
     from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
 
     from visempar.model.build import Stack, load_base, load_tokenizer
+    from visempar.model.device import compute_dtype
     from visempar.train.run import prepare
 
     config = config4(tiny_model)
-    base = load_base(config, tiny_model, quantize=True)
+    base = load_base(tiny_model, quantize=True, compute=compute_dtype(config.compute_dtype))
     base = prepare_model_for_kbit_training(base, use_gradient_checkpointing=True,
                                            gradient_checkpointing_kwargs={"use_reentrant": True})
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear", task_type="CAUSAL_LM"))
@@ -108,7 +109,7 @@ def test_4bit_run_completes_and_records_it(run4):
 
 
 def test_evaluate_and_predict_load_the_4bit_base_with_the_adapter(run4, tmp_path):
-    from visempar.eval.generate import load_run
+    from visempar.infer.load import load_run
 
     out, _ = run4
     loaded = load_run(out)
@@ -130,7 +131,7 @@ def test_export_dequantises_and_merges_within_tolerance(run4, tmp_path):
     weights are the dequantised NF4 ones, so only the compute dtype differs."""
     from transformers import AutoModelForCausalLM
 
-    from visempar.eval.generate import load_run
+    from visempar.infer.load import load_run
     from visempar.model.device import compute_dtype
 
     out, _ = run4

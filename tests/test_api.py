@@ -11,7 +11,7 @@ from visempar.amr import read_corpus
 from visempar.amr.format import format_graph
 from visempar.cli import main
 from visempar.data.corpus import sample_path
-from visempar.eval.generate import RunDirError
+from visempar.infer.load import RunDirError
 
 
 @pytest.fixture(scope="module")

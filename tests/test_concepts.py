@@ -16,7 +16,7 @@ TEXT = '(c / chủ_tịch :mod(x / xã  hội) :name(n / name :op1 "Bùi_Văn") 
     ("contrast-01", "contrast-01", "contrast-01"),
     ('"Bùi_Văn"', '"Bùi_Văn"', '"Bùi_Văn"'),
 ])
-def test_respell(concept, space, underscore):
+def test_respell_writes_a_concept_in_either_spelling_and_leaves_quotes_and_frames(concept, space, underscore):
     assert (respell(concept, "space"), respell(concept, "underscore")) == (space, underscore)
 
 

@@ -4,7 +4,8 @@ import pytest
 
 from visempar.amr.stream import GraphStream, scan
 from visempar.data.prompts import TASK1, TASK2
-from visempar.eval.decode import RowWatch, TokenBudget
+from visempar.infer.budget import TokenBudget
+from visempar.infer.decode import RowWatch
 
 LOOP = "(n / nói :mod(n1 / ngoài :mod(đ / để) :mod(n2 / ngoài :mod(đ1 / để) :mod(n3 / ngoài :mod(đ2 / để"
 
@@ -99,7 +100,7 @@ def test_token_budget_fits_the_p99_ratio():
 
 @pytest.fixture(scope="module")
 def loaded(trained_run):
-    from visempar.eval.generate import load_run
+    from visempar.infer.load import load_run
 
     return load_run(trained_run)
 
@@ -108,7 +109,7 @@ def test_finished_rows_leave_and_the_rest_decode_as_alone(loaded):
     import torch
 
     from visempar.data.encode import prompt_ids
-    from visempar.eval.decode import decode
+    from visempar.infer.decode import decode
 
     tok = loaded.tokenizer
     sentences = ["tôi muốn đi học .", "trời mưa to lắm , chúng tôi ở nhà .", "mẹ nấu cơm .", "anh ấy không đến ."]
@@ -127,7 +128,7 @@ def test_finished_rows_leave_and_the_rest_decode_as_alone(loaded):
 
 
 def test_generate_reports_why_rows_stopped(loaded):
-    from visempar.eval.generate import generate, generation_counts
+    from visempar.infer.generate import generate, generation_counts
 
     sentences = ["tôi muốn đi học .", "mẹ nấu cơm ."]
     out = generate(loaded.model, loaded.tokenizer, loaded.builder, sentences, budget=loaded.budget)
@@ -137,3 +138,21 @@ def test_generate_reports_why_rows_stopped(loaded):
     before = generate(loaded.model, loaded.tokenizer, loaded.builder, sentences, budget=loaded.budget,
                       stopping=False)
     assert all(b.text.startswith(a.text) for a, b in zip(out, before))
+
+
+def test_top_p_samples_only_the_nucleus_in_proportion():
+    """Top-p keeps the most probable tokens until their mass reaches p (the top one
+    always), and samples among them in proportion to their probabilities."""
+    import torch
+
+    from visempar.infer.decode import _choose
+
+    probs = torch.tensor([0.5, 0.3, 0.1, 0.06, 0.04])
+    logits = probs.log().expand(4000, 5).clone()
+    generator = torch.Generator().manual_seed(0)
+    drawn = _choose(logits, True, 1.0, 0.75, generator).tolist()
+    assert set(drawn) == {0, 1}
+    assert abs(drawn.count(0) / len(drawn) - 0.5 / 0.8) < 0.03
+    assert set(_choose(logits, True, 1.0, 1.0, generator).tolist()) == {0, 1, 2, 3, 4}
+    assert set(_choose(logits, True, 1.0, 0.01, generator).tolist()) == {0}
+    assert set(_choose(logits, False, 1.0, 0.75, None).tolist()) == {0}

@@ -148,7 +148,7 @@ def test_merge_keeps_the_pivots_triples_unless_outvoted_and_reports_each_systems
     assert roles == {":pivot", ":theme", ":polarity"}  # equal weights: two of three add, the pivot's stay
     part = json.loads((tmp_path / "r2.json").read_text())["contribution"]
     assert part["dropped"] == 0 and part["added_by"] == {str(pivot): 0, str(other): 1, str(third): 1}
-    from visempar.eval.ensemble import Plan, merge, read_candidates
+    from visempar.combine.ensemble import Plan, merge, read_candidates
 
     sentence = read_candidates([pivot, other, third])[0]
     outvoted = merge(sentence, Plan((1 / 3, 1 / 3, 1 / 3), keep=0.5)).graph  # as tuned on dev it may be
@@ -173,8 +173,8 @@ def test_unusable_weights_and_dev_files_are_one_error_line(tmp_path, args, messa
 
 
 def test_tuning_keeps_the_pivot_alone_unless_another_setting_gains_enough(tmp_path, monkeypatch):
-    from visempar.eval import ensemble
-    from visempar.eval.ensemble import read_candidates, tune
+    from visempar.combine import ensemble
+    from visempar.combine.ensemble import read_candidates, tune
 
     gold = [e.graph for e in read_corpus(submission(tmp_path / "gold.txt", GOLD)).examples]
     near = ["(m / muốn :pivot (t / tôi) :theme (đ / đi))"] + GOLD[1:]  # lacks an edge the others hold

@@ -7,9 +7,9 @@ from click.testing import CliRunner
 
 from visempar.amr import format_graph, parse_graph, read_corpus
 from visempar.cli import main
-from visempar.eval import fine
-from visempar.eval.smatch import score_corpus, score_pair
-from tests.conftest import write
+from visempar.scoring import fine
+from visempar.scoring.smatch import score_pair
+from tests.conftest import score_graphs, write
 
 WANT = "(m / muốn :pivot (t / tôi) :topic (h / học :agent t :theme (t1 / tiếng anh)))"
 
@@ -95,16 +95,16 @@ def test_fine_leaves_the_smatch_figures_unchanged(sample_corpora):
     golds = [e.graph for c in sample_corpora.values() for e in c]
     preds = [golds[(i * 5 + 2) % len(golds)] if i % 3 else golds[i] for i in range(len(golds))]
     preds[3] = None
-    plain = score_corpus(preds, golds, bootstrap=50)
-    detailed = score_corpus(preds, golds, bootstrap=50, fine=True)
+    plain = score_graphs(preds, golds, bootstrap=50)
+    detailed = score_graphs(preds, golds, bootstrap=50, fine=True)
     assert detailed.fine["smatch"]["matched"] == plain.matched
     assert (detailed.precision, detailed.recall, detailed.f1) == (plain.precision, plain.recall,
                                                                   plain.f1)
     assert detailed.fine["smatch"]["f1"] == plain.f1
-    assert detailed.fine == score_corpus(preds, golds, bootstrap=0, fine=True).fine
+    assert detailed.fine == score_graphs(preds, golds, bootstrap=0, fine=True).fine
     for name, row in detailed.fine.items():
         assert row["matched"] <= min(row["predicted"], row["gold"]), name
-    exact = score_corpus(preds, golds, bootstrap=0, fine=True, exact=True)
+    exact = score_graphs(preds, golds, bootstrap=0, fine=True, exact=True)
     for name in ("smatch", "unlabeled", "no_wsd", "reentrancies", "srl"):
         assert exact.fine[name]["matched"] >= detailed.fine[name]["matched"], name
 
@@ -113,7 +113,7 @@ def test_real_graphs_score_one_against_themselves(vlsp_dir):
     """Repeated triples in the real files push the reference's Smatch above 1; every
     other component counts distinct triples and stays exactly at 1."""
     graphs = [e.graph for e in read_corpus(vlsp_dir / "train_amr_2.txt").examples]
-    report = score_corpus(graphs, graphs, bootstrap=0, fine=True)
+    report = score_graphs(graphs, graphs, bootstrap=0, fine=True)
     for name, row in report.fine.items():
         if name != "smatch":
             assert row["matched"] == row["predicted"] == row["gold"], name

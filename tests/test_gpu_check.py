@@ -35,7 +35,7 @@ def test_gpu_check_refuses_without_cuda():
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     assert "no CUDA device" in done.stderr and "needs a GPU" in done.stderr
-    from visempar.preflight.gpu import NO_CUDA, main
+    from visempar.gpu_check import NO_CUDA, main
 
     assert main(["--out", os.devnull]) == NO_CUDA == 2
 
@@ -59,9 +59,9 @@ def test_wheel_folder_check_names_each_problem(tmp_path):
     pins = wheels.pins()
     assert wheels.check(_fake_set(tmp_path / "ok", pins)) == []
     bad = _fake_set(tmp_path / "bad", pins, penman="",
-                    trl=f"trl-0.1.0-py3-none-any.whl",
+                    trl="trl-0.1.0-py3-none-any.whl",
                     bitsandbytes=f"bitsandbytes-{pins['bitsandbytes']}-py3-none-win_amd64.whl")
-    (bad / f"datasets-0.0.1-py3-none-any.whl").write_bytes(b"")
+    (bad / "datasets-0.0.1-py3-none-any.whl").write_bytes(b"")
     (bad / "numpy-2.0.0-cp311-cp311-manylinux_2_17_x86_64.whl").write_bytes(b"")
     (bad / "smatch-1.0.4.tar.gz").write_bytes(b"")
     problems = "\n".join(wheels.check(bad))
@@ -85,7 +85,7 @@ def test_gpu_check_steps_run_on_cpu(tiny_model, tmp_path, capsys):
     """Every step that does not need CUDA, on CPU, the 4-bit ones included where
     bitsandbytes runs on this CPU: they pass, and the figures are reported."""
     from visempar.model.build import cpu_4bit_problem
-    from visempar.preflight.gpu import Assertions, check_variant
+    from visempar.gpu_check import Assertions, check_variant
 
     asserts = Assertions()
     figures = check_variant("baseline", tiny_model, tmp_path, 2, asserts)

@@ -43,7 +43,7 @@ def test_a4_a5_trainer_runs_the_planned_schedule_under_accumulation(tiny_model, 
     expected = lr_curve(config, plan.total_steps, plan.warmup_steps)
     assert used.used == pytest.approx(expected, rel=1e-9, abs=1e-15)
     assert max(used.used) == pytest.approx(2e-3)                     # the peak is reached
-    records = [json.loads(l) for l in (tmp_path / "acc" / "metrics.jsonl").read_text().splitlines()]
+    records = [json.loads(line) for line in (tmp_path / "acc" / "metrics.jsonl").read_text().splitlines()]
     logged = {r["step"]: r["learning_rate"] for r in records if "learning_rate" in r}
     for step, lr in logged.items():                                  # full precision in the log
         assert lr == pytest.approx(expected[step - 1], rel=1e-9, abs=1e-15)
@@ -68,7 +68,7 @@ def test_trainer_arguments_match_the_config(tiny_model, tmp_path):
                          per_device_eval_batch_size=5, logging_steps=2, save_steps=4,
                          save_total_limit=3, eval_steps=4, seed=11, select_best="smatch")
     schedule = plan(config, 160)
-    args = sft_config(config, schedule, tmp_path / "ckpt")
+    args = sft_config(config, schedule, tmp_path / "ckpt", "float32")
     assert schedule.warmup_steps == 5 and schedule.total_steps == 20
     handed = {"learning_rate": 7e-4, "max_grad_norm": 0.3, "weight_decay": 0.01, "seed": 11,
               "max_steps": 20, "warmup_steps": 5, "gradient_accumulation_steps": 2,
@@ -102,7 +102,7 @@ def test_trainer_arguments_for_selection_evaluation_and_grouping(tmp_path, selec
 
     config = tiny_config("tiny", tmp_path, select_best=select_best, eval_steps=eval_steps,
                          save_steps=4, group_by_length=True, max_steps=8)
-    args = sft_config(config, plan(config, 40), tmp_path / "ckpt")
+    args = sft_config(config, plan(config, 40), tmp_path / "ckpt", "float32")
     assert selects_best(config) is keeps_best and args.load_best_model_at_end is keeps_best
     assert (args.metric_for_best_model, args.greater_is_better) == (metric, greater)
     assert args.eval_strategy.value == ("steps" if eval_steps else "no")

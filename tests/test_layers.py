@@ -9,15 +9,18 @@ import visempar
 PACKAGE = Path(visempar.__file__).parent
 # lowest first; a module may import its own layer and the ones before it
 LAYERS = [
-    ["visempar.errors", "visempar.quiet", "visempar.reports"],
+    ["visempar.errors", "visempar.quiet", "visempar.reports", "visempar.locks"],
     ["visempar.amr"],
     ["visempar.data"],
     ["visempar.config"],
+    ["visempar.scoring"],
+    ["visempar.combine"],
     ["visempar.model"],
-    ["visempar.eval"],
+    ["visempar.infer"],
     ["visempar.train"],
     ["visempar.preflight"],
-    ["visempar", "visempar.api"],  # the Python API, and the package that exposes it lazily
+    # the Python API, the package that exposes it lazily, and the GPU proof that uses everything
+    ["visempar", "visempar.api", "visempar.gpu_check"],
     ["visempar.cli", "visempar.__main__"],
 ]
 
@@ -36,6 +39,17 @@ def layer(module: str) -> int:
                     best = (i, len(prefix))
     assert best is not None, f"{module} is in no layer"
     return best[0]
+
+
+def _imported(path: Path) -> set[str]:
+    """Top-level names of every module `path` imports, anywhere in its body."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[0] for a in node.names)
+    return found
 
 
 def imports() -> dict[str, set[str]]:
@@ -79,3 +93,39 @@ def test_no_circles():
         if node not in state:
             visit(node, [node])
     assert cycles == []
+
+
+MODEL_LIBRARIES = {"torch", "transformers", "peft", "trl", "bitsandbytes", "accelerate"}
+
+
+def test_scoring_and_combining_never_import_a_model_library():
+    """`visempar.scoring` and `visempar.combine`, and every visempar module they reach,
+    import no model library, deferred imports included: scoring never loads torch."""
+    graph = imports()
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    todo = [m for m in graph if m.startswith(("visempar.scoring", "visempar.combine"))]
+    reached: set[str] = set()
+    while todo:
+        m = todo.pop()
+        if m not in reached:
+            reached.add(m)
+            todo.extend(graph[m])
+    found = {m: sorted(_imported(modules[m]) & MODEL_LIBRARIES) for m in sorted(reached)}
+    assert {m: libs for m, libs in found.items() if libs} == {}
+    assert "visempar.scoring.smatch" in reached and "visempar.amr.io" in reached
+
+
+def test_scoring_a_file_loads_no_model_library(tmp_path):
+    import subprocess
+    import sys
+
+    from visempar.data.corpus import sample_path
+
+    gold = sample_path("test")
+    code = ("import sys; from visempar.scoring.files import score_files; "
+            f"r, _ = score_files({str(gold)!r}, {str(gold)!r}, workers=1); "
+            "print(r.f1, sorted(m for m in sys.modules if m.split('.')[0] in "
+            f"{sorted(MODEL_LIBRARIES)!r}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    f1, loaded = out.stdout.split(" ", 1)
+    assert float(f1) == 1.0 and loaded.strip() == "[]"

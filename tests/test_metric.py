@@ -13,9 +13,9 @@ import visempar
 from visempar.amr import format_graph
 from visempar.amr.io import iter_blocks, read_corpus, read_text
 from visempar.cli import main
-from visempar.eval.files import score_files, score_texts
+from visempar.scoring.files import score_files, score_texts
 
-METRIC = Path(visempar.__file__).parent / "eval" / "metric" / "vlsp_smatch.py"
+METRIC = Path(visempar.__file__).parent / "scoring" / "metric" / "vlsp_smatch.py"
 
 # Texts a model really writes: readable by the reference but not by visempar's strict
 # reader (unclosed, a role glued to a concept, an unterminated quote), and unreadable ones.
@@ -80,9 +80,10 @@ def test_run_and_dev_smatch_score_their_output_like_the_files(metric, trained_ru
                                                             sample_corpora):
     """`evaluate --run` and dev Smatch score, through the same function, the graphs a run
     writes; fed the malformed texts as generations, both agree with the files' score."""
-    from visempar.eval import generate as gen
-    from visempar.eval.generate import Generated, dev_smatch, load_run
-    from visempar.eval.predict import evaluate_run
+    from visempar.infer import generate as gen
+    from visempar.infer.generate import Generated, dev_smatch
+    from visempar.infer.load import load_run
+    from visempar.infer.predict import evaluate_run
 
     golds = sample_corpora["test"].examples[:8]
     outputs = [MALFORMED.get(i, format_graph(golds[(i + 2) % 8].graph)) for i in range(8)]
@@ -91,12 +92,12 @@ def test_run_and_dev_smatch_score_their_output_like_the_files(metric, trained_ru
     gold_path = tmp_path / "gold.txt"
     gold_path.write_text("\n\n".join(f"#::snt {e.sentence}\n{e.text}" for e in golds) + "\n", encoding="utf-8")
     loaded = load_run(trained_run)
-    monkeypatch.setattr("visempar.eval.predict.generate", fake)
+    monkeypatch.setattr("visempar.infer.predict.generate", fake)
     summary = evaluate_run(loaded, read_corpus(gold_path), tmp_path / "eval")
     written = [b.graph_text for b in iter_blocks(read_text(tmp_path / "eval" / "predictions.txt"))]
     m = metric.compute(predictions=written, references=[e.text for e in golds])
     dev = dev_smatch(loaded.model, loaded.tokenizer, loaded.builder, golds, budget=64, batch_size=8)
-    assert summary["f1"] == m["f1"] == dev["f1"]
+    assert summary["f1"] == m["f1"] == dev.f1
     assert summary["invalid"] == m["invalid"] == 0                      # repair made every graph valid
 
 
@@ -132,7 +133,7 @@ def test_workers_are_forked_only_where_it_is_safe_and_pays():
     import subprocess
     import sys
 
-    code = ("import os\nfrom visempar.eval.parallel import default_workers\n"
+    code = ("import os\nfrom visempar.scoring.parallel import default_workers\n"
             "cores = len(os.sched_getaffinity(0))\n"
             "print('BEFORE', default_workers(10), default_workers(100) == min(2, cores))\n"
             "import torch\ntorch.ones(256, 256) @ torch.ones(256, 256)\n"

@@ -99,3 +99,43 @@ def test_predict_writes_through_a_symlinked_output(trained_run, tmp_path):
     res = CliRunner().invoke(main, ["predict", "--run", str(trained_run), "--input", str(src), "--output", str(link)])
     assert res.exit_code == 0, res.output
     assert link.is_symlink() and target.read_text(encoding="utf-8").startswith("#::snt trời mưa .\n")
+
+
+def test_a_corpus_given_as_sentences_is_refused_before_the_run_loads(tmp_path):
+    assert error_of("predict", "--run", tmp_path / "no-run", "--input", GOLD, "--output", tmp_path / "o.txt") == (
+        f"Error: {GOLD}:1: '#::snt tôi muốn học tiếng anh .' is a graph file's line, not a sentence; "
+        "predict takes one sentence per line (to parse a corpus's sentences and score them, use "
+        "`visempar evaluate --run RUN --data FILE`)")
+    graphs = tmp_path / "graphs.txt"
+    graphs.write_text("trời mưa .\n(m / mưa :agent (t / trời))\n", encoding="utf-8")
+    assert error_of("predict", "--run", tmp_path / "no-run", "--input", graphs, "--output",
+                    tmp_path / "o.txt").startswith(f"Error: {graphs}:2: '(m / mưa")
+    assert not (tmp_path / "o.txt").exists()
+
+
+def test_a_second_train_into_a_run_folder_being_written_is_refused(tiny_model, tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import tiny_config
+    from visempar.locks import LockedError
+    from visempar.train.run import train
+
+    out = tmp_path / "run"
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as holder:
+        (tmp_path / "run.lock").write_text(str(holder.pid))
+        with pytest.raises(LockedError, match=f"run folder {out} is being written by process {holder.pid}"):
+            train(tiny_config(tiny_model, out), log=lambda *_: None)
+        holder.kill()
+    assert not out.exists()
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch):
+    import visempar.scoring.files as files
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files, "score_files", interrupted)
+    res = CliRunner().invoke(main, ["evaluate", "--predictions", GOLD, "--gold", GOLD])
+    assert res.exit_code == 130 and res.output.strip().splitlines()[-1] == "Error: interrupted"

@@ -8,7 +8,7 @@ from click.testing import CliRunner
 from visempar.amr import read_corpus
 from visempar.cli import main
 from visempar.data.prompts import TASK1, TASK2, PromptBuilder, normalize_sentence
-from visempar.eval.generate import path_counts, to_graph_result
+from visempar.infer.graphs import path_counts, to_graph_result
 
 MTUP = PromptBuilder("mtup")
 
@@ -75,7 +75,7 @@ def test_evaluate_run_scores_every_gold_graph(trained_run, tmp_path):
 def test_export_merges_the_adapter(trained_run, tmp_path):
     from transformers import AutoModelForCausalLM
 
-    from visempar.eval.generate import load_run
+    from visempar.infer.load import load_run
 
     res = CliRunner().invoke(main, ["export", "--run", str(trained_run), "--merge", str(tmp_path / "m")])
     assert res.exit_code == 0, res.output
@@ -99,8 +99,8 @@ def _sentences(sample_corpora, copies: int) -> list[str]:
 def test_interrupted_predict_resumes_into_the_same_file(trained_run, tmp_path, sample_corpora):
     import pytest
 
-    from visempar.eval.generate import load_run
-    from visempar.eval.predict import predict_file
+    from visempar.infer.load import load_run
+    from visempar.infer.predict import predict_file
 
     loaded = load_run(trained_run)
     sentences = _sentences(sample_corpora, 1) + ["", "tôi đi ."]
@@ -167,8 +167,8 @@ def test_killed_predict_process_resumes_identically(trained_run, tmp_path, sampl
 
 
 def test_mbr_over_samples_is_deterministic_and_picks_a_candidate(trained_run, tmp_path, sample_corpora):
-    from visempar.eval.generate import load_run
-    from visempar.eval.predict import predict
+    from visempar.infer.load import load_run
+    from visempar.infer.predict import predict
 
     loaded = load_run(trained_run)
     sentences = [e.sentence for e in sample_corpora["test"].examples[:6]]
@@ -176,10 +176,71 @@ def test_mbr_over_samples_is_deterministic_and_picks_a_candidate(trained_run, tm
     first = predict(loaded, sentences, samples=2)
     again = predict(loaded, sentences, samples=2)
     assert [r.graph.triples for r in first.results] == [r.graph.triples for r in again.results]
-    assert first.decoding["samples"] == 2
-    assert first.decoding["tokens_generated"] > greedy.decoding["tokens_generated"]
-    assert sum(first.decoding["stopped_by"].values()) == 3 * len(sentences)
+    assert first.report()["samples"] == 2
+    assert first.report()["tokens_generated"] > greedy.report()["tokens_generated"]
+    assert sum(first.report()["stopped_by"].values()) == 3 * len(sentences)
     res = CliRunner().invoke(main, ["evaluate", "--metric", "smatch", "--run", str(trained_run), "--samples", "1",
                                     "--json", str(tmp_path / "e.json")])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "e.json").read_text())["generation"]["samples"] == 1
+
+
+def test_resume_refuses_another_run_a_short_partial_and_a_second_writer(trained_run, tmp_path):
+    """A `.partial` is resumed only by the run and settings that wrote it and only when
+    it holds the bytes its index records; a live writer's lock refuses a second one,
+    a dead writer's lock is taken over with a line."""
+    import subprocess
+    import sys
+
+    import pytest
+
+    from visempar.amr.errors import CorpusError
+    from visempar.infer.load import load_run
+    from visempar.infer.predict import PartialOutput, predict_file
+    from visempar.locks import LockedError
+
+    loaded = load_run(trained_run)
+    sentences = ["tôi đi .", "trời mưa ."]
+    out = tmp_path / "out.txt"
+    digest = PartialOutput(out, sentences).input
+    (tmp_path / "out.txt.partial").write_text("#::snt tôi đi .\n(đ / đi)\n", encoding="utf-8")
+    index = tmp_path / "out.txt.partial.json"
+    index.write_text(json.dumps({"input": digest, "source": "run /elsewhere", "blocks": 1, "bytes": 24}))
+    with pytest.raises(CorpusError, match="was written by run /elsewhere"):
+        predict_file(loaded, sentences, out, resume=True)
+    with pytest.raises(CorpusError, match="another run"):  # an index from before sources were recorded
+        index.write_text(json.dumps({"input": digest, "blocks": 1, "bytes": 24}))
+        predict_file(loaded, sentences, out, resume=True)
+
+    said = []
+    predict_file(loaded, sentences, out, log=said.append)  # no --resume: starts again, no lock left behind
+    source = f"run {trained_run.resolve()} (config {loaded.config.hash()}, samples 0, normalization run)"
+    (tmp_path / "out.txt.partial").write_text("#::snt", encoding="utf-8")
+    index.write_text(json.dumps({"input": digest, "source": source, "blocks": 1, "bytes": 24}))
+    with pytest.raises(CorpusError, match=r"shorter \(6 bytes\) than the 24"):
+        predict_file(loaded, sentences, out, resume=True)
+
+    lock = tmp_path / "out.txt.lock"
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as holder:
+        lock.write_text(str(holder.pid))
+        with pytest.raises(LockedError, match=f"being written by process {holder.pid}"):
+            predict_file(loaded, sentences, out)
+        holder.kill()
+    assert lock.read_text() == str(holder.pid) and said == []
+    predict_file(loaded, sentences, out, log=said.append)
+    assert said == [f"output {out}: taking over the lock {lock} of process {holder.pid}, which no longer runs"]
+    assert not lock.exists() and out.read_text(encoding="utf-8").startswith("#::snt tôi đi .")
+
+
+def test_a_sentence_longer_than_training_saw_is_warned_about_before_parsing(trained_run, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("trời mưa .\n" + " ".join(["hôm nay trời mưa rất to và gió thổi mạnh"] * 30) + "\n",
+                   encoding="utf-8")
+    res = CliRunner().invoke(main, ["predict", "--run", str(trained_run), "--input", str(src),
+                                    "--output", str(tmp_path / "out.txt")])
+    assert res.exit_code == 0, res.output
+    warning = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and warning[0].startswith(
+        "warning: 1 sentence(s) longer than anything the run was trained on (a prompt of 384 tokens or more): "
+        f"{src}:2 (")
+    assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("#::snt") == 2

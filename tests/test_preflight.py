@@ -112,7 +112,7 @@ def test_a3_reentrant_checkpointing_before_lora(tiny_model):
     from visempar.train.run import prepare
 
     config = tiny_config(tiny_model)
-    base = load_base(config, tiny_model, quantize=False)
+    base = load_base(tiny_model, quantize=False, compute="float32")
     base.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": True})
     model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules="all-linear",
                                             task_type="CAUSAL_LM"))
@@ -170,9 +170,9 @@ def test_a4_schedule_in_optimizer_steps_and_endless_warmup(tiny_model):
     assert "never ends" in status(bad, "config.schedule").reason
 
 
-@pytest.mark.parametrize("where, name", [("visempar.eval.generate", "generate"),
-                                         ("visempar.eval.generate", "to_graph_result"),
-                                         ("visempar.eval.files", "score_texts")])
+@pytest.mark.parametrize("where, name", [("visempar.infer.generate", "generate"),
+                                         ("visempar.infer.generate", "to_graph_result"),
+                                         ("visempar.scoring.files", "score_texts")])
 def test_b1_broken_evaluation_path(tiny_model, monkeypatch, where, name):
     """A bug anywhere on the evaluation path (generation, the way back to a graph, the
     scorer) fails eval.path, naming the exception and where it was raised."""
@@ -294,16 +294,17 @@ def test_bf16_compute_is_observed_under_autocast(tiny_model):
     assert "float32" in check.reason and status(report, "train.backward").status == PASS
 
 
-def test_bf16_configured_but_not_in_effect_fails(tiny_model):
+def test_bf16_configured_but_not_in_effect_fails(tiny_model, monkeypatch):
     """The stack says bf16 but the trainer computes in fp32 (autocast never switched on)."""
-    from visempar.train.trainer import make_trainer
+    from visempar.train import trainer
 
-    config = tiny_config(tiny_model, compute_dtype="bfloat16")
+    original = trainer.sft_config
 
-    def without_autocast(cfg, *args, **kwargs):
-        return make_trainer(tiny_config(tiny_model, compute_dtype="float32"), *args, **kwargs)
+    def without_autocast(config, schedule, output_dir, compute):
+        return original(config, schedule, output_dir, "float32")  # the trainer's own idea of the dtype
 
-    check = status(run(config, make_trainer_fn=without_autocast), "train.backward")
+    monkeypatch.setattr(trainer, "sft_config", without_autocast)
+    check = status(run(tiny_config(tiny_model, compute_dtype="bfloat16")), "train.backward")
     assert check.status == FAIL
     assert "computed in float32" in check.reason and "compute_dtype resolved to bfloat16" in check.reason
 
@@ -334,7 +335,7 @@ def test_d3_input_normalization_is_the_same_in_training_and_prediction(tiny_mode
     """`input_normalization: lower` lower-cases the trained prompts and the prompts of
     prediction alike, and the D3 check compares the two."""
     from visempar.data.encode import prompt_ids
-    from visempar.eval.generate import load_run
+    from visempar.infer.load import load_run
     from visempar.train.run import prepare
 
     config = tiny_config(tiny_model, input_normalization="lower")

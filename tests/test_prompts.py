@@ -11,7 +11,7 @@ from visempar.config import ConfigError, from_mapping
 from visempar.data.corpus import sample_path
 from visempar.data.encode import encode_example, prompt_ids
 from visempar.data.prompts import INSTRUCTIONS, PromptBuilder
-from visempar.eval.generate import to_graph_result
+from visempar.infer.graphs import to_graph_result
 
 # A template shaped like Qwen3's: the thinking switch changes what the assistant turn starts with.
 THINKING_TEMPLATE = (

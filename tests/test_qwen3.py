@@ -64,7 +64,7 @@ def test_a_qwen3_run_parses_with_the_prompt_it_was_trained_on(qwen3_model, tmp_p
 
 def test_the_gpu_checks_qwen3_case_runs_on_the_cpu(qwen3_model, tmp_path):
     """scripts/gpu-check.sh runs this case too; here every step that needs no CUDA."""
-    from visempar.preflight.gpu import Assertions, check_variant, qwen3_settings
+    from visempar.gpu_check import Assertions, check_variant, qwen3_settings
 
     asserts = Assertions()
     figures = check_variant("baseline", qwen3_model, tmp_path, 2, asserts, label="qwen3",

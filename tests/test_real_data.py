@@ -80,7 +80,7 @@ def test_real_raw_output_is_all_repaired_with_its_references_restored(winner):
     which that system's own restore step dropped."""
     from visempar.amr import format_graph, parse_tree
     from visempar.amr.repair import repair
-    from visempar.eval.smatch import reference_triples
+    from visempar.scoring.triples import reference_triples
 
     results = [repair(b.graph_text) for b in winner["raw"]]
     assert len(results) == 1200 and not any(r.empty for r in results)
@@ -97,11 +97,10 @@ def test_real_submission_keeps_every_readable_triple(winner):
     from visempar.amr import format_graph
     from visempar.amr.lenient import as_read_from_file
     from visempar.amr.repair import repair
-    from visempar.eval.smatch import kept_triples
+    from visempar.scoring.account import account
 
     kept = total = 0
     for b in winner["submitted"]:
-        k, t = kept_triples(as_read_from_file(b.graph_text),
-                            format_graph(repair(b.graph_text).graph, "oneline"))
-        kept, total = kept + k, total + t
+        survived = account(as_read_from_file(b.graph_text), format_graph(repair(b.graph_text).graph, "oneline"))
+        kept, total = kept + survived.kept, total + survived.total
     assert kept == total == 21644

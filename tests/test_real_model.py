@@ -69,8 +69,8 @@ def test_pad_equals_eos_supervises_eos_and_masks_padding(smollm2, sample_corpora
 
 
 def test_real_model_trains_and_parses(smollm2, tmp_path):
-    from visempar.eval.generate import load_run
-    from visempar.eval.predict import predict
+    from visempar.infer.load import load_run
+    from visempar.infer.predict import predict
     from visempar.train.run import train
 
     config = tiny_config(smollm2, tmp_path / "run", max_steps=2, per_device_train_batch_size=2,

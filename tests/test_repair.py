@@ -12,7 +12,8 @@ from visempar.amr import format_graph, parse_graph, parse_tree, read_corpus, to_
 from visempar.amr.repair import repair
 from visempar.cli import main
 from visempar.amr.lenient import as_read_from_file
-from visempar.eval.smatch import kept_triples, lost_triples, reference_triples
+from visempar.scoring.account import account
+from visempar.scoring.triples import reference_triples
 from tests.conftest import write
 from tests.strategies import trees
 
@@ -174,7 +175,8 @@ def unexplained(text, result) -> list:
     it holds a symbol a rewrite names: the same text up to the reference's own rewriting,
     or named junk such as a `_` glued onto a role (or, for `missing-concept`, when it is a
     node's empty concept)."""
-    lost = lost_triples(as_read_from_file(text), format_graph(result.graph, "oneline")) or []
+    survived = account(as_read_from_file(text), format_graph(result.graph, "oneline"))
+    lost = survived.lost if survived else []
     rewrites = [c for c in result.changes if c.startswith(REWRITES)]
     named = [m for c in rewrites for m in re.findall(r"'([^']+)'|\"([^\"]+)\"|(:[^\s,()']+)", c)
              for m in m if m]
@@ -200,7 +202,8 @@ def penman_self_loop(result):
 
 def kept(text, result):
     """The reference's triples of `text` (as read from a file) kept by `result`."""
-    return kept_triples(as_read_from_file(text), format_graph(result.graph, "oneline"))
+    survived = account(as_read_from_file(text), format_graph(result.graph, "oneline"))
+    return None if survived is None else (survived.kept, survived.total)
 
 
 MUTATIONS = [")", "(", ":", '"', "/", " ", "_", ")_", "))", ":quant68", ":mod", "(x"]

@@ -56,7 +56,7 @@ def test_the_planned_points_are_the_schedulers_lrs():
                           "last step": pytest.approx(1e-3 / 6)}
 
 
-def test_the_record_run_json_keeps():
+def test_schedule_record_in_run_json_holds_counts_steps_and_lr_points():
     s = Schedule(20, 10, 5, 5, 1, {"step 1": 0.0, "peak": 1e-3})
     assert s.to_dict() == {"examples": 20, "micro_batches_per_epoch": 10, "optimizer_steps_per_epoch": 5,
                            "total_steps": 5, "warmup_steps": 1, "lr_at": {"step 1": 0.0, "peak": 1e-3}}

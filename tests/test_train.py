@@ -13,6 +13,7 @@ import torch
 from transformers import TrainerCallback
 
 from tests.conftest import ROOT, tiny_config, write
+from visempar.cli.training import exit_status
 from visempar.amr import read_corpus
 from visempar.data.corpus import sample_path
 from visempar.data.encode import IGNORE, encode_example
@@ -94,8 +95,8 @@ def test_tiny_tokenizer_survives_save_and_reload(tiny_model, tmp_path):
     again = AutoTokenizer.from_pretrained(tmp_path)
     text = "Hắn trợn mắt lên quát : - Thế_thì thằng nào ăn đi ?\n(q / quát :agent (h / hắn))"
     assert again(text)["input_ids"] == tok(text)["input_ids"]
-    assert json.loads((open(f"{tiny_model}/visempar-tiny.json").read()))["warmup_loss_last"] < \
-        json.loads((open(f"{tiny_model}/visempar-tiny.json").read()))["warmup_loss_first"]
+    assert json.loads(open(f"{tiny_model}/visempar-tiny.json").read())["warmup_loss_last"] < \
+        json.loads(open(f"{tiny_model}/visempar-tiny.json").read())["warmup_loss_first"]
 
 
 def test_builder_order_is_fixed(tiny_model):
@@ -107,7 +108,7 @@ def test_builder_order_is_fixed(tiny_model):
     assert stack.steps == ["load", "lora", "checkpointing"]
     assert all(p.dtype == torch.float32 for p in stack.model.parameters() if p.requires_grad)
     assert not any("order" in name or "checkpoint_before" in name for name in TrainConfig.__dataclass_fields__)
-    base = load_base(config, tiny_model, quantize=False)
+    base = load_base(tiny_model, quantize=False, compute="float32")
     enable_checkpointing(base)
     with pytest.raises(RuntimeError, match="before LoRA"):
         apply_lora(base, config)
@@ -162,7 +163,13 @@ def test_train_writes_a_complete_run(trained_run):
     assert summary["tokens_seen"] == seen and seen > 6 * 4 * 50   # ours, from the loss path
     marks = {p.name: json.loads((p / "visempar-complete.json").read_text())
              for p in (trained_run / "checkpoints").glob("checkpoint-*")}
-    assert marks == {f"checkpoint-{s}": {"step": s, "health": summary["health"]} for s in (3, 6)}
+    assert {name: (m["step"], m["health"]) for name, m in marks.items()} == {
+        f"checkpoint-{s}": (s, summary["health"]) for s in (3, 6)}
+    for name, mark in marks.items():  # the commit record vouches for every file, by size and hash
+        folder = trained_run / "checkpoints" / name
+        assert sorted(mark["files"]) == sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                                               if p.is_file() and p.name != "visempar-complete.json")
+        assert mark["files"]["adapter_model.safetensors"]["size"] == (folder / "adapter_model.safetensors").stat().st_size
     assert all((trained_run / "checkpoints" / name / "tokenizer.json").exists() for name in marks)
     run = json.loads((trained_run / "run.json").read_text())
     assert run["schedule"]["total_steps"] == 6 and run["build_order"] == ["load", "lora", "checkpointing"]
@@ -242,7 +249,7 @@ def test_kept_adapter_says_which_step_was_saved_and_why(status, best, load_best,
 
 def test_only_committed_checkpoints_count_in_step_order(tmp_path):
     from visempar.train.run import complete_checkpoints
-    from visempar.train.trainer import COMPLETE
+    from visempar.train.checkpoints import COMPLETE
 
     for step in (9, 10, 100, 11):
         (tmp_path / "checkpoints" / f"checkpoint-{step}").mkdir(parents=True)
@@ -312,7 +319,7 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_model, tmp_path):
     # the signal lands after the monitor's end-of-step-2 hook, so step 3 is the last one
     stop = _At(2, lambda: os.kill(os.getpid(), signal.SIGINT))
     first = train(cut, callbacks=[stop], log=quiet)
-    assert first["status"] == "interrupted" and first["exit_code"] == 130 and first["steps"] == 3
+    assert first["status"] == "interrupted" and exit_status(first) == 130 and first["steps"] == 3
     assert [c.name for c in complete_checkpoints(tmp_path / "b")] == ["checkpoint-3"]
     assert not (tmp_path / "b" / "adapter").exists()
 
@@ -320,6 +327,54 @@ def test_interrupt_then_resume_equals_uninterrupted(tiny_model, tmp_path):
     assert resumed["status"] == "completed" and resumed["resumed_from"] == "checkpoint-3"
     a, b = _adapter(tmp_path / "a"), _adapter(tmp_path / "b")
     assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_a_torn_checkpoint_is_skipped_and_a_full_disk_loses_nothing_committed(tiny_model, tmp_path, monkeypatch):
+    """A checkpoint whose files no longer match its commit record is skipped on resume
+    (named in one line) for the newest one that verifies; a save that fails with ENOSPC
+    is one `CheckpointError` naming the folder, the committed checkpoints stay, and the
+    resumed run ends with the adapter of an uninterrupted one."""
+    import errno
+
+    import transformers
+
+    from visempar.train.checkpoints import CheckpointError, committed, problem
+    from visempar.train.run import train
+
+    quiet = lambda *_: None  # noqa: E731
+    straight = train(tiny_config(tiny_model, tmp_path / "a", save_steps=2), log=quiet)
+    assert straight["status"] == "completed"
+
+    save = transformers.Trainer._save_checkpoint
+
+    def disk_full_at_step_4(self, model, trial):
+        if self.state.global_step == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return save(self, model, trial)
+
+    monkeypatch.setattr(transformers.Trainer, "_save_checkpoint", disk_full_at_step_4)
+    config = tiny_config(tiny_model, tmp_path / "b", save_steps=2)
+    with pytest.raises(CheckpointError, match=r"checkpoint-4: the checkpoint could not be written "
+                                              r"\(No space left on device\)"):
+        train(config, log=quiet)
+    monkeypatch.setattr(transformers.Trainer, "_save_checkpoint", save)
+    checkpoints = tmp_path / "b" / "checkpoints"
+    assert [c.name for c in committed(checkpoints)] == ["checkpoint-2"] and problem(checkpoints / "checkpoint-2") is None
+
+    # a torn newer checkpoint: committed, then its adapter cut short
+    said = []
+    train(config, resume=True, callbacks=[_At(3, lambda: os.kill(os.getpid(), signal.SIGINT))], log=quiet)
+    assert [c.name for c in committed(checkpoints)] == ["checkpoint-2", "checkpoint-4"]
+    weights = checkpoints / "checkpoint-4" / "adapter_model.safetensors"
+    size = weights.stat().st_size
+    with open(weights, "r+b") as fh:
+        fh.truncate(size // 2)
+    resumed = train(config, resume=True, log=said.append)
+    assert f"--resume: skipping checkpoint-4: adapter_model.safetensors has {size // 2} bytes, {size} were committed" in said
+    assert resumed["status"] == "completed" and resumed["resumed_from"] == "checkpoint-2"
+    a, b = _adapter(tmp_path / "a"), _adapter(tmp_path / "b")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
 
@@ -348,7 +403,7 @@ def test_sigterm_saves_and_stops(tiny_model, tmp_path):
     out = tmp_path / "t"
     summary = train(tiny_config(tiny_model, out, save_steps=100),
                     callbacks=[_At(3, lambda: os.kill(os.getpid(), signal.SIGTERM))], log=lambda *_: None)
-    assert summary["exit_code"] == 143 and summary["last_checkpoint"] == "checkpoint-4"
+    assert exit_status(summary) == 143 and summary["last_checkpoint"] == "checkpoint-4"
     assert json.loads((out / "summary.json").read_text())["status"] == "interrupted"
 
 
@@ -356,10 +411,9 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     from visempar.train.run import RunError, train
 
     out = tmp_path / "r"
-    with pytest.raises(RunError) as err:
-        train(tiny_config(tiny_model, out, max_steps=3), resume=True)
-    assert str(err.value) == f"--resume: {out} holds no run (no config.yaml)"
-    train(tiny_config(tiny_model, out, max_steps=3), log=lambda *_: None)
+    said = []
+    train(tiny_config(tiny_model, out, max_steps=3), resume=True, log=said.append)
+    assert said[0] == f"--resume: {out} holds no run yet (no config.yaml): starting from step 0"
     with pytest.raises(RunError) as err:
         train(tiny_config(tiny_model, out, max_steps=5, learning_rate=1e-3), resume=True)
     assert str(err.value) == ("--resume: the config differs from the one this run was started with:\n"
@@ -370,7 +424,7 @@ def test_resume_under_a_changed_config_is_refused(tiny_model, tmp_path):
     assert str(err.value) == f"{out} already holds a run; --resume it, choose another --output-dir, or pass --overwrite"
     said = []
     done = train(tiny_config(tiny_model, out, max_steps=3), resume=True, log=said.append)
-    assert done["already_complete"] and done["exit_code"] == 0 and done["steps"] == 3
+    assert done["already_complete"] and exit_status(done) == 0 and done["steps"] == 3
     assert said == [f"--resume: {out} is complete (3 steps, adapter in {out / 'adapter'}); nothing to resume"]
     said = []
     forced = train(tiny_config(tiny_model, out, max_steps=4, learning_rate=1e-3), resume=True, force=True,
@@ -459,7 +513,7 @@ def test_consecutive_nan_steps_abort_with_the_cause(tiny_model, tmp_path):
     handle = _nan_embedding(prepared.stack.model, calls=set(range(2, 100)))
     summary = train(config, prepared=prepared, log=lambda *_: None)
     handle.remove()
-    assert summary["status"] == "aborted" and summary["exit_code"] == 1
+    assert summary["status"] == "aborted" and exit_status(summary) == 1
     assert "2 optimizer steps in a row had a non-finite loss" in summary["error"]
     assert summary["steps"] == 2
 

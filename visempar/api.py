@@ -16,12 +16,12 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import penman
 
 from visempar.amr.format import format_graph
-from visempar.eval.smatch import SmatchReport
+from visempar.scoring.smatch import SmatchReport
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class Parser:
     def parse_results(self, sentences: str | Iterable[str], *, batch_size: int | None = None,
                       progress: bool = False) -> list[ParseResult]:
         """`parse`, with how each graph was obtained (`ParseResult`)."""
-        from visempar.eval.predict import predict_chunks
+        from visempar.infer.predict import predict_chunks
 
         todo = [sentences] if isinstance(sentences, str) else list(sentences)
         done = 0
@@ -95,7 +95,7 @@ class Parser:
 def load_parser(run_dir: str | Path) -> Parser:
     """The run in `run_dir` (what `visempar train` wrote), ready to parse. Raises
     `RunDirError` when the folder holds no finished run."""
-    from visempar.eval.generate import load_run
+    from visempar.infer.load import load_run
 
     return Parser(load_run(run_dir))
 
@@ -106,7 +106,7 @@ def score(predictions: Sequence[str | penman.Graph], gold: Sequence[str | penman
     """Corpus Smatch of the i-th prediction against the i-th gold graph, with the figures
     `visempar evaluate` gives for files holding the same graphs: graph texts are read as
     the reference scorer reads a file, and an unreadable prediction counts as empty."""
-    from visempar.eval.files import score_texts
+    from visempar.scoring.files import score_texts
 
     if len(predictions) != len(gold):
         raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold graphs")

@@ -21,6 +21,7 @@ import yaml
 
 from visempar.data.prompts import GRAPH_FORMATS, PROMPT_STYLES, VARIANTS
 from visempar.errors import VisemparError
+from visempar.reports import write_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data: ships in the wheel
 OPTIMIZERS = ("adamw_torch", "adamw_torch_fused", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd")
@@ -103,7 +104,7 @@ class TrainConfig:
         payload = {k: v for k, v in self.to_dict().items() if k not in VOLATILE_KEYS}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
-    def diff(self, other: "TrainConfig") -> list[str]:
+    def diff(self, other: TrainConfig) -> list[str]:
         """`key: old -> new` for each trajectory setting that differs from `other`."""
         mine, theirs = self.to_dict(), other.to_dict()
         return [f"{k}: {theirs[k]!r} -> {mine[k]!r}" for k in mine
@@ -305,5 +306,4 @@ def load_config(path: str | Path | None = None, overrides: dict[str, Any] | None
 
 
 def save_config(config: TrainConfig, path: Path) -> None:
-    path.write_text(yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True),
-                    encoding="utf-8")
+    write_atomic(path, yaml.safe_dump(config.to_dict(), sort_keys=False, allow_unicode=True))

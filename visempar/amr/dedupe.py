@@ -35,21 +35,28 @@ def _dedupe(node: Node, mapping: dict[str, str], drops: list[str]) -> Node:
     seen: dict[tuple, Node] = {}
     for role, target in branches:
         if _is_node(target):
+            target = _dedupe(target, mapping, drops)  # first, so that copies differing only in repeats match
             key = (role, _signature(target))
             if key in seen:
                 _pair_variables(seen[key], target, mapping)
                 drops.append(target[0])
                 continue
-            target = _dedupe(target, mapping, drops)
             seen[key] = target
         kept.append((role, target))
     return var, kept
 
 
+def _kept(variable: str, mapping: dict[str, str]) -> str:
+    """The kept variable a dropped one stands for (a copy inside a dropped copy: twice)."""
+    while variable in mapping:
+        variable = mapping[variable]
+    return variable
+
+
 def _redirect(node: Node, mapping: dict[str, str]) -> Node:
     var, branches = node
     return var, [(role, _redirect(t, mapping) if _is_node(t) else
-                  (mapping.get(t, t) if role != "/" else t)) for role, t in branches]
+                  (_kept(t, mapping) if role != "/" else t)) for role, t in branches]
 
 
 def drop_repeated_siblings(tree: Tree) -> tuple[Tree, int]:

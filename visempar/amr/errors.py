@@ -20,7 +20,7 @@ class AMRSyntaxError(AMRError):
         self.column = column
         super().__init__(str(self))
 
-    def located(self, path: str | None = None, line_offset: int = 0) -> "AMRSyntaxError":
+    def located(self, path: str | None = None, line_offset: int = 0) -> AMRSyntaxError:
         """The same error placed in a file, its line shifted by where the block starts."""
         line = None if self.line is None else self.line + line_offset
         return AMRSyntaxError(self.reason, path or self.path, line, self.column)

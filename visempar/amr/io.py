@@ -13,7 +13,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Literal
+from typing import Literal
+from collections.abc import Iterable, Iterator
 
 import penman
 
@@ -151,6 +152,14 @@ def iter_blocks(text: str) -> Iterator[Block]:
         yield block
 
 
+def read_blocks(path: str | Path) -> list[Block]:
+    """Every block of a file, unparsed; a file without any block is a `CorpusError`."""
+    blocks = list(iter_blocks(read_text(path)))
+    if not blocks:
+        raise CorpusError(f"{path}: no sentence/graph blocks found (empty file?)")
+    return blocks
+
+
 def parse_block(block: Block, path: str = "<memory>",
                 concepts: ConceptStyle | None = None) -> tuple[Example, list[AMRSyntaxError]]:
     """The example of one block and its warnings; raise `AMRSyntaxError` located in `path`."""
@@ -181,9 +190,8 @@ def read_corpus(path: str | Path, *, on_error: OnError = "raise",
     """
     if on_error not in ("raise", "skip"):
         raise ValueError(f"on_error must be 'raise' or 'skip', not {on_error!r}")
-    text = read_text(path)
     corpus = Corpus(str(path))
-    for block in iter_blocks(text):
+    for block in read_blocks(path):
         try:
             example, warnings = parse_block(block, str(path), concepts)
         except AMRSyntaxError as e:
@@ -193,8 +201,6 @@ def read_corpus(path: str | Path, *, on_error: OnError = "raise",
             continue
         corpus.examples.append(example)
         corpus.warnings.extend(warnings)
-    if corpus.blocks == 0:
-        raise CorpusError(f"{path}: no sentence/graph blocks found (empty file?)")
     return corpus
 
 
@@ -207,17 +213,20 @@ def format_example(example: Example, style: Style = "vlsp") -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_corpus(path: str | Path, examples: Iterable[Example], style: Style = "vlsp") -> int:
-    """Write examples as blocks separated by blank lines (UTF-8, NFC, LF), whole or not at
-    all (`write_atomic`); return the count."""
-    blocks = [format_example(e, style) for e in examples]
-    write_atomic(path, unicodedata.normalize("NFC", "\n".join(blocks)))
-    return len(blocks)
+def submission_block(sentence: str, graph_text: str) -> str:
+    """One block of the submission format: the `#::snt` line, then the graph."""
+    return f"#::snt {sentence.strip()}\n{graph_text}\n"
 
 
-def write_blocks(path: str | Path, blocks: Iterable[tuple[str, str]]) -> int:
-    """Write `(sentence, graph text)` pairs as `#::snt` blocks, the submission format, whole
-    or not at all; return the count."""
-    texts = [f"#::snt {sentence.strip()}\n{graph}\n" for sentence, graph in blocks]
+def write_blocks(path: str | Path, blocks: Iterable[str]) -> int:
+    """Write formatted blocks separated by blank lines (UTF-8, NFC, LF), whole or not at
+    all (`write_atomic`: through a symlink, never a half-written file); return the count.
+    Every block file visempar writes in one go is written here."""
+    texts = list(blocks)
     write_atomic(path, unicodedata.normalize("NFC", "\n".join(texts)))
     return len(texts)
+
+
+def write_corpus(path: str | Path, examples: Iterable[Example], style: Style = "vlsp") -> int:
+    """Write examples (their metadata too) with `write_blocks`; return the count."""
+    return write_blocks(path, (format_example(e, style) for e in examples))

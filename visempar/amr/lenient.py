@@ -38,7 +38,7 @@ class Node:
     offset: int
     var: str | None = None
     concept: str | None = None
-    branches: list[tuple[str, "Node | Value"]] = field(default_factory=list)
+    branches: list[tuple[str, Node | Value]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

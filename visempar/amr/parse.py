@@ -283,12 +283,12 @@ def fresh_variable(concept: str, taken: set[str]) -> str:
 
 
 @dataclass(frozen=True)
-class ParseResult:
+class ParsedTree:
     tree: Tree
     warnings: list[AMRSyntaxError]
 
 
-def parse_tree(text: str, *, variables: bool = True) -> ParseResult:
+def parse_tree(text: str, *, variables: bool = True) -> ParsedTree:
     """Parse one graph (NFC-normalised first); raise `AMRSyntaxError` with line and column.
 
     Lines and columns are relative to `text`; callers that read files shift them with
@@ -299,4 +299,4 @@ def parse_tree(text: str, *, variables: bool = True) -> ParseResult:
         tree = parser.parse()
     except RecursionError:
         raise AMRSyntaxError("graph nested too deeply to read") from None
-    return ParseResult(tree, parser.warnings)
+    return ParsedTree(tree, parser.warnings)

@@ -147,7 +147,7 @@ class _Namer:
                 branches.append((role, self.build(target) if isinstance(target, Node) else target))
         return (self.name[id(node)], branches)
 
-    def target(self, role: str, value: Value, holder: Node) -> "Reference | str":
+    def target(self, role: str, value: Value, holder: Node) -> Reference | str:
         """What a bare value stands for: a node it names, or a constant."""
         text = value.text
         if text in self.markers:

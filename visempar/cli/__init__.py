@@ -32,10 +32,17 @@ COMMANDS = {  # name: (module under visempar.cli, function)
 }
 
 
+class Interrupted(click.ClickException):
+    """Ctrl-C (or SIGTERM where a command turns it into one): one line, exit 130."""
+
+    exit_code = 130
+
+
 class Main(click.Group):
     """Commands imported on first use; every expected failure (`VisemparError`, an OS
     error on a named file, or a usage error such as a value out of range) ends as one
-    `Error: ...` line and exit code 1, and anything else, a bug, keeps its traceback."""
+    `Error: ...` line and exit code 1, Ctrl-C as one line and exit code 130, and anything
+    else, a bug, keeps its traceback."""
 
     def list_commands(self, ctx):
         return sorted(COMMANDS)
@@ -55,6 +62,8 @@ class Main(click.Group):
             raise click.ClickException(e.format_message()) from None
         except VisemparError as e:
             raise click.ClickException(str(e)) from None
+        except KeyboardInterrupt:
+            raise Interrupted("interrupted") from None
         except OSError as e:
             if e.filename is None:
                 raise

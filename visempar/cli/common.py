@@ -100,7 +100,7 @@ def stops(stopped_by: dict) -> str:
 
 def load_run(run_dir: str, **kwargs):
     """A trained run, ready to generate (third-party noise silenced before it loads)."""
-    from visempar.eval.generate import load_run as load
+    from visempar.infer.load import load_run as load
     from visempar.quiet import silence_known_noise
 
     silence_known_noise()

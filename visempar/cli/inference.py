@@ -30,10 +30,18 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
     """
     import signal
 
-    from visempar.eval.predict import predict_file, read_sentence_lines
+    from visempar.infer.predict import predict_file, read_sentence_lines
 
     refuse_outputs_on_inputs([input_path], {"--output": output_path, "--json": json_out})
     sentences = read_sentence_lines(input_path)
+    from visempar.infer.load import overlong_sentences
+
+    limit, overlong = overlong_sentences(run_dir, sentences)
+    if overlong:
+        shown = ", ".join(f"{input_path}:{line} ({n} tokens)" for line, n in overlong[:3])
+        click.echo(f"warning: {len(overlong)} sentence(s) longer than anything the run was trained on "
+                   f"(a prompt of {limit} tokens or more): {shown}{', ...' if len(overlong) > 3 else ''}; "
+                   "their graphs will be poor: split such lines into sentences", err=True)
     loaded = load_run(run_dir)
     bar, step = progress(sum(1 for s in sentences if s.strip()), "parsing", rate=True)
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -41,10 +49,13 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
         with bar:
             preds, resumed = predict_file(loaded, sentences, output_path, resume=resume,
                                           normalization=normalize_input, batch_size=batch_size,
-                                          samples=samples, progress=step)
+                                          samples=samples, progress=step,
+                                          log=lambda m: click.echo(m, err=True))
     except KeyboardInterrupt:
-        raise click.ClickException(f"interrupted: the finished blocks are kept in {output_path}.partial; "
-                                   "run the same command with --resume to go on") from None
+        from visempar.cli import Interrupted
+
+        raise Interrupted(f"interrupted: the finished blocks are kept in {output_path}.partial; "
+                          "run the same command with --resume to go on") from None
     finally:
         signal.signal(signal.SIGTERM, previous)
     report = {**preds.report(), "samples": samples, "resumed_blocks": resumed, "output": str(output_path)}
@@ -65,7 +76,7 @@ def export(run_dir, out_dir, overwrite):
     """Merge a run's adapter into its base model and save it in HF format."""
     from pathlib import Path
 
-    from visempar.model.tiny import cache_root
+    from visempar.model.cache import cache_root
 
     out, run = Path(out_dir).resolve(), Path(run_dir).resolve()
     for kept, what in ((run, "the run"), (cache_root().resolve(), "visempar's model cache")):

@@ -41,7 +41,7 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
              normalize_concepts, align, samples, json_out):
     """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
-    With --metric fine, also the fine-grained components (see visempar/eval/fine.py).
+    With --metric fine, also the fine-grained components (see visempar/scoring/fine.py).
 
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
@@ -55,7 +55,7 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
         return _evaluate_run(run_dir, data_path, out_dir, json_out, samples=samples, **scoring)
     if not (pred_path and gold_path):
         raise click.UsageError("give --predictions and --gold, or --run")
-    from visempar.eval.files import score_files
+    from visempar.scoring.files import score_files
 
     report, extra = score_files(pred_path, gold_path, **scoring)
     lo, hi = report.f1_ci95
@@ -87,7 +87,7 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
 def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
     from visempar.amr import read_corpus
     from visempar.data.corpus import sample_path
-    from visempar.eval.predict import evaluate_run
+    from visempar.infer.predict import evaluate_run
 
     gold = read_corpus(data_path or sample_path("test"))  # before the model loads: fail fast
     loaded = load_run(run_dir)
@@ -111,7 +111,7 @@ def _echo_fine(fine: dict | None) -> None:
     """The fine-grained components as a table (micro P/R/F1 and triple or item counts)."""
     if not fine:
         return
-    from visempar.eval.fine import LABELS
+    from visempar.scoring.fine import LABELS
 
     click.echo(f"{'component':<16} {'P':>6} {'R':>6} {'F1':>6}  {'matched':>7} {'pred':>6} {'gold':>6}")
     for name, row in fine.items():
@@ -139,20 +139,20 @@ def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
     """
     refuse_outputs_on_inputs([a_path, b_path, gold_path], {"--json": json_out})
     from visempar.amr import read_corpus
-    from visempar.eval.compare import paired_bootstrap
-    from visempar.eval.files import score_files
+    from visempar.scoring.compare import paired_bootstrap
+    from visempar.scoring.files import score_files
 
     gold = read_corpus(gold_path)
     a, _ = score_files(a_path, gold, seed=seed, align=align)
     b, _ = score_files(b_path, gold, seed=seed, align=align)
     result = paired_bootstrap(a, b, samples=samples, seed=seed)
-    lo, hi = result["ci"]
+    lo, hi = result.ci
     click.echo(f"A {a_path}: F1 {a.f1:.4f}")
     click.echo(f"B {b_path}: F1 {b.f1:.4f}")
-    click.echo(f"A - B = {result['delta']:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}), p = {result['p']:.4f} "
-               f"(share of {samples} paired resamples of {result['sentences']} sentences where A does not "
-               f"beat B); better sentences: A {result['sentences_a_better']}, B {result['sentences_b_better']}")
-    write_report(json_out, {"a": str(a_path), "b": str(b_path), "gold": str(gold_path), **result})
+    click.echo(f"A - B = {result.delta:+.4f} (95% CI {lo:+.4f} to {hi:+.4f}), p = {result.p:.4f} "
+               f"(share of {samples} paired resamples of {result.sentences} sentences where A does not "
+               f"beat B); better sentences: A {result.sentences_a_better}, B {result.sentences_b_better}")
+    write_report(json_out, {"a": str(a_path), "b": str(b_path), "gold": str(gold_path), **result.to_dict()})
 
 
 @click.command()
@@ -178,7 +178,7 @@ def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_
     over aligned triples on the heaviest system's graph. Deterministic; blocks keep the
     first file's order.
     """
-    from visempar.eval.ensemble import ensemble_files
+    from visempar.combine.ensemble import ensemble_files
 
     if len(paths) < 2:
         raise click.UsageError("give at least two prediction files")
@@ -231,16 +231,16 @@ def repair(in_path, out_path, concepts, json_out):
     concept spelling).
     """
     refuse_outputs_on_inputs([in_path], {"OUT_PATH": out_path, "--json": json_out})
-    from visempar.eval.repair_file import repair_file
+    from visempar.combine.repair_file import repair_file
 
     report = repair_file(in_path, out_path, None if concepts == "keep" else concepts)
-    kept, total = report["readable_triples"]["kept"], report["readable_triples"]["total"]
-    click.echo(f"{report['graphs']} graphs written to {out_path}; {report['repaired']} repaired, "
-               f"{report['without_graph']} without any graph")
-    click.echo(f"the reference reads {report['readable_inputs']} of {report['graphs']} inputs; their "
+    kept, total = report.kept, report.total
+    click.echo(f"{report.graphs} graphs written to {out_path}; {report.repaired} repaired, "
+               f"{report.without_graph} without any graph")
+    click.echo(f"the reference reads {report.readable_inputs} of {report.graphs} inputs; their "
                f"triples kept: {kept} of {total}" + (f" ({kept / total:.1%})" if total else ""))
-    click.echo(f"bare references restored: {report['restored_references']} "
-               f"(in {report['graphs_with_restored_references']} graphs)")
-    for kind, n in report["kinds"].items():
+    click.echo(f"bare references restored: {report.restored_references} "
+               f"(in {report.graphs_with_restored_references} graphs)")
+    for kind, n in report.kinds.items():
         click.echo(f"  {kind}: {n}")
-    write_report(json_out, report)
+    write_report(json_out, report.to_dict())

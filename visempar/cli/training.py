@@ -129,4 +129,15 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
                            prepared=prepared, log=lambda m: click.echo(m, err=True))
     if is_main_process():
         click.echo(summary_line(summary))
-    sys.exit(summary["exit_code"])
+    sys.exit(exit_status(summary))
+
+
+SIGNAL_EXIT = {"SIGINT": 130, "SIGTERM": 143}  # 128 + the signal's number, as shells report it
+
+
+def exit_status(summary: dict) -> int:
+    """`train`'s exit status: 1 for an aborted run, 130/143 for one stopped by Ctrl-C or
+    SIGTERM (after its checkpoint), else 0."""
+    if summary["status"] == "aborted":
+        return 1
+    return SIGNAL_EXIT.get(summary.get("stopped_by") or "", 0)

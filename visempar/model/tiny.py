@@ -15,9 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import shutil
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,6 +24,7 @@ from visempar.amr.io import read_corpus
 from visempar.amr.variables import strip_variables
 from visempar.data.corpus import sample_path
 from visempar.data.prompts import INSTRUCTIONS, TASK1, TASK2
+from visempar.model.cache import cache_root, cached_build
 from visempar.reports import write_json
 
 BOS, EOS, PAD = "<s>", "</s>", "<pad>"
@@ -50,12 +48,6 @@ class TinySpec:
     seed: int = 0
 
 
-def cache_root() -> Path:
-    """`$VISEMPAR_CACHE`, else `~/.cache/visempar`."""
-    env = os.environ.get("VISEMPAR_CACHE")
-    return Path(env) if env else Path.home() / ".cache" / "visempar"
-
-
 def training_text(train_path: Path | None = None) -> list[str]:
     """The warm-up documents: each TRAIN sentence with its graph, with and without variables."""
     corpus = read_corpus(train_path or sample_path("train"))
@@ -74,26 +66,6 @@ def tiny_model_path(spec: TinySpec = TinySpec(), *, log=print) -> Path:
     docs = training_text()
     target = cache_root() / "models" / f"tiny-{_key(spec, docs)}"
     return cached_build(target, "visempar-tiny.json", lambda out: build_tiny(out, spec, docs, log=log))
-
-
-def cached_build(target: Path, marker: str, build) -> Path:
-    """`target`, built by `build(directory)` on first use: in a temporary directory beside
-    it, moved into place in one rename, so that a crash never leaves a half-built model
-    and two processes building at once both end with the one that won."""
-    if (target / marker).exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".building-", dir=target.parent))
-    try:
-        build(tmp)
-        try:
-            os.replace(tmp, target)
-        except OSError:
-            if not (target / marker).exists():  # not a concurrent build that won
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def train_tokenizer(docs: list[str], vocab_size: int):

@@ -18,7 +18,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from visempar.errors import VisemparError
 from visempar.preflight.config_checks import check_environment, check_learning_rate, check_schedule

@@ -194,7 +194,7 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
     """Eval loss, generation with the training prompt builder, repair, Smatch."""
     from dataclasses import replace
 
-    from visempar.eval.generate import dev_smatch
+    from visempar.infer.generate import dev_smatch
 
     cfg = prepared.config
     metrics = trainer.evaluate()
@@ -205,6 +205,6 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
     dev = dev_smatch(trainer.model, prepared.stack.tokenizer, prepared.builder,
                      prepared.eval.examples[:examples], budget=budget, batch_size=examples,
                      concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype)
-    return ok(f"eval loss {eval_loss:.4f}; generated {len(dev['generations'])} graphs "
-              f"({', '.join(dev['paths'])}), Smatch F1 {dev['f1']:.3f}",
-              {"eval_loss": eval_loss, "generations": dev["generations"], "smatch_f1": dev["f1"]})
+    return ok(f"eval loss {eval_loss:.4f}; generated {len(dev.generations)} graphs "
+              f"({', '.join(dev.paths)}), Smatch F1 {dev.f1:.3f}",
+              {"eval_loss": eval_loss, "generations": dev.generations, "smatch_f1": dev.f1})

@@ -17,6 +17,7 @@ import os
 import shutil
 import signal
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,14 +25,15 @@ from visempar.amr.io import read_corpus
 from visempar.data.corpus import sample_path
 from visempar.data.encode import Encoded, TruncationError, encode_examples
 from visempar.data.prompts import PromptBuilder
-from visempar.eval.decode import TokenBudget
+from visempar.infer.budget import TokenBudget
 from visempar.errors import VisemparError
+from visempar.locks import OutputLock
 from visempar.model.build import Stack, build_stack
 from visempar.config import TrainConfig, load_config, save_config
 from visempar.reports import write_json
+from visempar.train.checkpoints import COMPLETE, committed, newest_verified
 from visempar.train.schedule import Schedule, plan
 
-EXIT_INTERRUPTED = {"SIGINT": 130, "SIGTERM": 143}
 
 
 class RunError(VisemparError, RuntimeError):
@@ -119,10 +121,7 @@ def fit_budget(config: TrainConfig, train: Encoded, tokenizer) -> TokenBudget:
 
 def complete_checkpoints(run_dir: Path) -> list[Path]:
     """Committed checkpoints, oldest first; half-written ones are ignored."""
-    from visempar.train.trainer import COMPLETE
-
-    found = [p for p in (run_dir / "checkpoints").glob("checkpoint-*") if (p / COMPLETE).exists()]
-    return sorted(found, key=lambda p: int(p.name.split("-")[1]))
+    return committed(run_dir / "checkpoints")
 
 
 def resumable_config(config: TrainConfig, run_dir: Path, force: bool) -> list[str]:
@@ -138,14 +137,16 @@ def resumable_config(config: TrainConfig, run_dir: Path, force: bool) -> list[st
 
 
 def check_resume(config: TrainConfig, run_dir: Path, force: bool, log=print) -> Path | None:
-    """The checkpoint to go on from; None (start again from step 0, said in the log) when
-    the run was stopped before its first complete checkpoint."""
-    resumable_config(config, run_dir, force)
-    checkpoints = complete_checkpoints(run_dir)
-    if not checkpoints:
-        log(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}: starting again from step 0")
+    """The newest checkpoint that verifies against its commit record (newer torn ones are
+    named and skipped); None (start again from step 0, said in the log) when none does."""
+    if not (run_dir / "config.yaml").exists():  # killed before it wrote anything
+        log(f"--resume: {run_dir} holds no run yet (no config.yaml): starting from step 0")
         return None
-    return checkpoints[-1]
+    resumable_config(config, run_dir, force)
+    checkpoint = newest_verified(run_dir / "checkpoints", log)
+    if checkpoint is None:
+        log(f"--resume: no complete checkpoint under {run_dir / 'checkpoints'}: starting again from step 0")
+    return checkpoint
 
 
 def finished_summary(config: TrainConfig, run_dir: Path) -> dict | None:
@@ -156,7 +157,7 @@ def finished_summary(config: TrainConfig, run_dir: Path) -> dict | None:
     summary = json.loads(path.read_text(encoding="utf-8"))
     if summary.get("status") != "completed" or resumable_config(config, run_dir, force=True):
         return None
-    return {**summary, "run_dir": str(run_dir), "exit_code": 0, "already_complete": True}
+    return {**summary, "run_dir": str(run_dir), "already_complete": True}
 
 
 def _catch_signals(monitor, log) -> dict:
@@ -220,11 +221,21 @@ def plot_curves(metrics_path: Path, out: Path) -> None:
 def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
           overwrite: bool = False, prepared: Prepared | None = None, callbacks=(),
           log=print) -> dict:
-    """Train one run; returns its summary (also written to summary.json)."""
-    from visempar.train.health import HealthMonitor, TrainingHealthError
-    from visempar.train.trainer import COMPLETE, MetricsWriter, make_trainer, selects_best
-
+    """Train one run; returns its summary (also written to summary.json). One process
+    writes a run folder at a time: a second is refused (`visempar.locks`)."""
     run_dir = run_directory(config)
+    lock = (OutputLock(run_dir.with_name(run_dir.name + ".lock"), f"run folder {run_dir}", log)
+            if is_main_process() else nullcontext())
+    with lock:
+        return _train(config, run_dir, resume=resume, force=force, overwrite=overwrite,
+                      prepared=prepared, callbacks=callbacks, log=log)
+
+
+def _train(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, overwrite: bool,
+           prepared: Prepared | None, callbacks, log) -> dict:
+    from visempar.train.health import HealthMonitor, TrainingHealthError
+    from visempar.train.trainer import MetricsWriter, make_trainer, selects_best
+
     done = finished_summary(config, run_dir) if resume else None
     if done is not None:
         log(f"--resume: {run_dir} is complete ({done['steps']} steps, adapter in {done['adapter']}); "
@@ -270,7 +281,7 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
     history = [r for r in trainer.state.log_history if "loss" in r]
     tokens = max((r["num_tokens"] for r in trainer.state.log_history if "num_tokens" in r), default=0)
     summary = {
-        "status": status, "error": error, "variant": config.variant, "model": config.model,
+        "status": status, "error": error, "stopped_by": monitor.stop_signal, "variant": config.variant, "model": config.model,
         "config_hash": config.hash(), "steps": trainer.state.global_step,
         "total_steps": prepared.schedule.total_steps, "train_seconds": round(seconds, 2),
         "first_loss": history[0]["loss"] if history else None,
@@ -289,7 +300,6 @@ def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
         if metrics.exists():
             plot_curves(metrics, run_dir / "curve.png")
     summary["run_dir"] = str(run_dir)
-    summary["exit_code"] = EXIT_INTERRUPTED.get(monitor.stop_signal or "", 0) if status != "aborted" else 1
     return summary
 
 
@@ -331,13 +341,13 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
     `select_best: smatch`; None otherwise."""
     if config.select_best != "smatch" or not config.eval_steps:
         return None
-    from visempar.eval.generate import dev_smatch
+    from visempar.infer.generate import dev_smatch
 
     examples = prepared.eval.examples[:config.dev_smatch_examples]
     return lambda model: dev_smatch(
         model, prepared.stack.tokenizer, prepared.builder, examples,
         budget=prepared.budget, batch_size=config.generation_batch_size,
-        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype)["f1"]
+        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype).f1
 
 
 def kept_adapter(trainer, status: str) -> dict:

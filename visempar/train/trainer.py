@@ -23,12 +23,9 @@ from visempar.data.encode import Collator
 from visempar.model.build import Stack, set_adapter_dtype
 from visempar.model.device import UNOBSERVED, ComputeDtypeProbe, dtype_names
 from visempar.config import TrainConfig, trackers
-from visempar.reports import write_json
+from visempar.train.checkpoints import CheckpointError, commit, rotate
 from visempar.train.health import HealthMonitor, TrainingHealthError
 from visempar.train.schedule import Schedule
-
-COMPLETE = "visempar-complete.json"
-
 
 class VisemparTrainer(SFTTrainer):
     def __init__(self, *, monitor: HealthMonitor, variant: str, adapter_dtype: str,
@@ -141,15 +138,27 @@ class VisemparTrainer(SFTTrainer):
         super().log(logs, start_time)
 
     def _save_checkpoint(self, model, trial) -> None:
-        super()._save_checkpoint(model, trial)
+        """TRL's save, then the commit record (`visempar.train.checkpoints`), then rotation:
+        an old checkpoint is deleted only once the new one is committed."""
+        folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
+        limit = self.args.save_total_limit
+        self.args.save_total_limit = None  # no rotation inside the save, before the commit
+        try:
+            super()._save_checkpoint(model, trial)
+        except OSError as e:
+            raise CheckpointError(f"{folder}: the checkpoint could not be written ({e.strerror or e}); "
+                                  "the committed checkpoints before it are intact: make room, then "
+                                  "--resume") from None
+        finally:
+            self.args.save_total_limit = limit
         if self.args.world_size > 1:
             import torch.distributed as dist
 
             dist.barrier()
         if self.args.should_save:
-            folder = Path(self.args.output_dir) / f"checkpoint-{self.state.global_step}"
-            write_json(folder / COMPLETE, {"step": self.state.global_step,
-                                           "health": self.monitor.state.to_dict()}, indent=None)
+            commit(folder, step=self.state.global_step, health=self.monitor.state.to_dict())
+            best = self.state.best_model_checkpoint
+            rotate(folder.parent, limit, {Path(best)} if best else set())
 
 
 class MetricsWriter(TrainerCallback):
@@ -212,13 +221,12 @@ def _clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}"
 
 
-def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path) -> SFTConfig:
+def sft_config(config: TrainConfig, schedule: Schedule, output_dir: Path, compute: str) -> SFTConfig:
+    """The SFTConfig of a run; `compute` is the stack's resolved compute dtype."""
     import torch
 
-    from visempar.model.device import compute_dtype
-
     cuda = torch.cuda.is_available()
-    bf16 = compute_dtype(config.compute_dtype) == "bfloat16"  # autocast, on CPU too
+    bf16 = compute == "bfloat16"  # autocast, on CPU too
     return SFTConfig(
         output_dir=str(output_dir), seed=config.seed, data_seed=config.seed,
         max_steps=schedule.total_steps, warmup_steps=schedule.warmup_steps,
@@ -263,7 +271,7 @@ def make_trainer(config: TrainConfig, stack: Stack, train_rows, eval_rows, sched
     from datasets import Dataset
 
     trainer = VisemparTrainer(
-        model=stack.model, args=sft_config(config, schedule, output_dir),
+        model=stack.model, args=sft_config(config, schedule, output_dir, stack.compute_dtype),
         train_dataset=Dataset.from_list(train_rows),
         eval_dataset=Dataset.from_list(eval_rows) if eval_rows else None,
         processing_class=stack.tokenizer, data_collator=Collator(stack.tokenizer.pad_token_id),

@@ -17,60 +17,17 @@ top-p); beam search goes through `model.generate` with the budget alone.
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from visempar.amr.stream import GraphStream
 from visempar.data.prompts import TASK2
 
 SPAN_REPEATS = 3
 SPAN_MIN, SPAN_MAX = 2, 48
-REASONS = ("eos", "graph_end", "nested", "siblings", "span", "limit")
 _LETTER = re.compile(r"[^\W\d_]")
 _TASK2_LINE = re.compile(rf"(?m)^{re.escape(TASK2)}[ \t]*\r?\n")
-
-
-@dataclass(frozen=True)
-class TokenBudget:
-    """New tokens a row may take: `ratio` per sentence token plus `floor`, at most `cap`.
-
-    `ratio` is fitted on the training completions (`fit`); None means `cap` for every row.
-    """
-
-    cap: int
-    ratio: float | None = None
-    floor: int = 16
-
-    MARGIN = 1.25
-
-    def limit(self, sentence_tokens: int) -> int:
-        if self.ratio is None:
-            return self.cap
-        return max(1, min(self.cap, math.ceil(self.ratio * sentence_tokens) + self.floor))
-
-    @classmethod
-    def fit(cls, sentence_tokens: Sequence[int], completion_tokens: Sequence[int], cap: int,
-            margin: float = MARGIN, floor: int = 16) -> "TokenBudget":
-        """p99 of completion/sentence tokens over the training examples, times `margin`."""
-        ratios = sorted(c / max(1, s) for s, c in zip(sentence_tokens, completion_tokens))
-        if not ratios:
-            return cls(cap)
-        p99 = ratios[min(len(ratios) - 1, math.ceil(0.99 * len(ratios)) - 1)]
-        return cls(cap, round(p99 * margin, 3), floor)
-
-    @classmethod
-    def from_config(cls, max_new_tokens: int | str, max_length: int,
-                    ratio: float | None = None) -> "TokenBudget":
-        """`max_new_tokens: auto` is the fitted `ratio` capped at `max_length` (no training
-        completion was longer); a number is a fixed limit for every row."""
-        if max_new_tokens == "auto":
-            return cls(max_length, ratio)
-        return cls(int(max_new_tokens))
-
-    def to_dict(self) -> dict:
-        return {"cap": self.cap, "ratio": self.ratio, "floor": self.floor}
 
 
 @dataclass

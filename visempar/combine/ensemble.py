@@ -32,18 +32,19 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
+from collections.abc import Sequence
 
 import penman
 
 from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
-from visempar.amr.io import iter_blocks, read_text
+from visempar.amr.io import read_blocks, submission_block, write_blocks
 from visempar.amr.repair import repair
 from visempar.errors import VisemparError
-from visempar.eval.files import sentence_form
-from visempar.eval.smatch import align_triples, reference_triples
-from visempar.eval.triples import f_score
+from visempar.scoring.files import Align, sentence_form
+from visempar.scoring.smatch import align_triples
+from visempar.scoring.triples import f_score, reference_triples, symbol_key, triple_total
 
 Method = Literal["select", "merge"]
 MARGINS = (0.0, 0.02, 0.05, 0.1, math.inf)  # select: inf keeps the pivot's graph everywhere
@@ -97,15 +98,13 @@ class Sentence:
     chosen: int = 0  # the candidate kept (select) or the pivot (merge)
     graph: penman.Graph | None = None
     contribution: dict = field(default_factory=dict)  # merge: kept, dropped, added per system
-    _pairs: "Pairs | None" = field(default=None, repr=False, compare=False)  # alignments, once
+    _pairs: Pairs | None = field(default=None, repr=False, compare=False)  # alignments, once
 
 
-def read_candidates(paths: Sequence[str | Path], align: str = "sentences") -> list[Sentence]:
+def read_candidates(paths: Sequence[str | Path], align: Align = "sentences") -> list[Sentence]:
     """The sentences of the first file, in order, with every file's graph for each."""
-    files = [list(iter_blocks(read_text(p))) for p in paths]
+    files = [read_blocks(p) for p in paths]
     first = files[0]
-    if not first:
-        raise CorpusError(f"{paths[0]}: no sentence/graph blocks found (empty file?)")
     columns = [[b.graph_text for b in first]]
     for path, blocks in zip(paths[1:], files[1:]):
         if len(blocks) != len(first):
@@ -132,10 +131,6 @@ def _triples(graph: penman.Graph):
     return reference_triples(format_graph(graph, "oneline"))
 
 
-def _count(triples) -> int:
-    return sum(len(part) for part in triples)
-
-
 class Pairs:
     """Every candidate's reference triples and its alignment to every other candidate,
     computed once per sentence and shared by every plan tried on it."""
@@ -155,7 +150,7 @@ class Pairs:
                     continue
                 matched, mapping = align_triples(a, b, seed=seed)
                 self.mapping[i, j] = mapping
-                self.f1[i][j] = f_score(matched, _count(a), _count(b))[2]
+                self.f1[i][j] = f_score(matched, triple_total(a), triple_total(b))[2]
 
 
 def pairs(sentence: Sentence, seed: int = 0) -> Pairs:
@@ -189,11 +184,6 @@ def merge(sentence: Sentence, plan: Plan, seed: int = 0) -> Sentence:
     return sentence
 
 
-def _key(value: str) -> str:
-    """Constants and concepts compared as the reference compares them."""
-    return value.strip('"').lower().replace("_", "").replace(" ", "")
-
-
 def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan) -> tuple[penman.Graph, dict]:
     """The pivot graph after the weighted vote (see the module docstring), and what each
     system contributed: the pivot's triples kept and dropped, the triples each system
@@ -201,7 +191,7 @@ def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan)
     triples, weights = aligned.triples, plan.weights
     base = graphs[pivot]
     names = [t.source for t in base.instances()]
-    support: Counter = Counter()
+    support: dict[tuple, float] = defaultdict(float)
     holders: dict[tuple, set[int]] = defaultdict(set)
     for k, graph in enumerate(graphs):
         if triples[k] is None or triples[pivot] is None:
@@ -217,26 +207,26 @@ def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan)
             if s not in to_pivot:
                 continue
             if role == ":instance":
-                item = (to_pivot[s], role, _key(t))
+                item = (to_pivot[s], role, symbol_key(t, raw=True))
             elif t in to_pivot:
                 item = (to_pivot[s], role, to_pivot[t])
             elif t in variables:
                 continue  # an edge to a node the pivot lacks
             else:
-                item = (to_pivot[s], role, _key(t))
+                item = (to_pivot[s], role, symbol_key(t, raw=True))
             if k not in holders[item]:
                 holders[item].add(k)
                 support[item] += weights[k]
-    spelled = {(s, r, _key(t) if r == ":instance" or t not in names else t): t for s, r, t in base.triples}
+    spelled = {(s, r, symbol_key(t, raw=True) if r == ":instance" or t not in names else t): t for s, r, t in base.triples}
     for graph in graphs:  # the spelling of what is added from the others
-        for s, r, t in graph.triples:
+        for _, r, t in graph.triples:
             if r == ":instance" or t not in {x.source for x in graph.instances()}:
-                spelled.setdefault(("*", r, _key(t)), t)
-    own = {(s, r, _key(t) if r == ":instance" or t not in names else t) for s, r, t in base.triples}
+                spelled.setdefault(("*", r, symbol_key(t, raw=True)), t)
+    own = {(s, r, symbol_key(t, raw=True) if r == ":instance" or t not in names else t) for s, r, t in base.triples}
     eps = 1e-9
     stays = lambda item, votes: votes >= plan.keep - eps if item in own else votes > plan.add + eps  # noqa: E731
     kept = {item for item, votes in support.items() if item[1] != ":instance" and stays(item, votes)}
-    concept = {}
+    concept: dict[str, tuple[str, float]] = {}
     for (s, r, c), votes in sorted(support.items(), key=lambda kv: (kv[0] not in own, str(kv[0]))):
         if r == ":instance" and stays((s, r, c), votes) and votes > concept.get(s, (None, -1.0))[1]:
             concept[s] = (c, votes)
@@ -249,7 +239,7 @@ def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan)
     out, layout = [], {}
     for triple in base.triples:  # the pivot's own triples first, in its order and layout
         s, r, t = triple
-        item = (s, r, _key(t) if r == ":instance" or t not in names else t)
+        item = (s, r, symbol_key(t, raw=True) if r == ":instance" or t not in names else t)
         if r == ":instance" and item not in kept and s in concept:  # another system's concept won
             item = (s, r, concept[s][0])
             triple = (s, r, spelled.get(item, spelled.get(("*", r, item[2]), item[2])))
@@ -263,7 +253,7 @@ def vote(graphs: Sequence[penman.Graph], aligned: Pairs, pivot: int, plan: Plan)
     merged = _connected(out, base.top, layout)
     if merged is None:
         return base, _contribution(own, own, holders, len(graphs), pivot)
-    final = {(s, r, _key(t) if r == ":instance" or t not in names else t) for s, r, t in merged.triples}
+    final = {(s, r, symbol_key(t, raw=True) if r == ":instance" or t not in names else t) for s, r, t in merged.triples}
     return merged, _contribution(own, final, holders, len(graphs), pivot)
 
 
@@ -323,7 +313,7 @@ def tune(method: Method, dev: list[Sentence], gold: Sequence[penman.Graph], weig
     first choice keeps the pivot alone, and another is taken only when it gains at least
     `MIN_GAIN` on dev: small dev sets reward noise (tuned on half the real dev split without
     this rule, `select` lost 0.4 points on the other half)."""
-    from visempar.eval.files import score_texts
+    from visempar.scoring.files import score_texts
 
     def f1(graphs) -> float:
         report, _ = score_texts([format_graph(g) for g in graphs], [format_graph(g) for g in gold],
@@ -354,7 +344,7 @@ def wins(sentences: Sequence[Sentence], inputs: int) -> list[int]:
 
 
 def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Method = "select", *,
-                   align: str = "sentences", seed: int = 0, gold: str | Path | None = None,
+                   align: Align = "sentences", seed: int = 0, gold: str | Path | None = None,
                    weights: Sequence[float] | None = None, dev: Sequence[str | Path] = (),
                    dev_gold: str | Path | None = None) -> dict:
     """Combine prediction files into `output` (written in one rename) and report what was
@@ -364,8 +354,7 @@ def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Meth
     is below its best input."""
     import time
 
-    from visempar.amr.io import write_blocks
-    from visempar.eval.files import score_files
+    from visempar.scoring.files import score_files
 
     if len(paths) < 2:
         raise CorpusError("an ensemble needs at least two prediction files")
@@ -380,7 +369,7 @@ def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Meth
     start = time.perf_counter()
     sentences = read_candidates(paths, align)
     tuning: dict = {}
-    if dev:
+    if dev and dev_gold is not None:
         from visempar.amr.io import read_corpus
 
         gold_dev = read_corpus(dev_gold)
@@ -393,7 +382,7 @@ def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Meth
         plan = Plan(given, source="given") if given else Plan(agreement_weights(sentences, seed))
     sentences = combine(sentences, method, plan, seed)
     seconds = time.perf_counter() - start
-    write_blocks(output, [(s.text, format_graph(s.graph)) for s in sentences])
+    write_blocks(output, [submission_block(s.text, format_graph(s.graph)) for s in sentences])
     report = {"inputs": [str(p) for p in paths], "output": str(output), "method": method,
               "sentences": len(sentences), "seconds": round(seconds, 2), "plan": plan.to_dict(), **tuning,
               "wins": dict(zip(map(str, paths), wins(sentences, len(paths)))),

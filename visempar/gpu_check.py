@@ -10,7 +10,7 @@ to one JSON report. Without CUDA it refuses (exit 2) unless `--allow-cpu`, which
 same steps on CPU, the 4-bit ones included where bitsandbytes has CPU kernels; only what
 needs CUDA itself (the device, its memory) is reported as skipped: how the tests exercise it.
 
-    python -m visempar.preflight.gpu --out gpu-report.json [--steps 20] [--allow-cpu]
+    python -m visempar.gpu_check --out gpu-report.json [--steps 20] [--allow-cpu]
 """
 
 from __future__ import annotations
@@ -56,12 +56,26 @@ def environment() -> dict:
             "cuda_version": torch.version.cuda, "bf16": cuda and torch.cuda.is_bf16_supported()}
 
 
-def linear4bit_count(model) -> int:
-    try:
-        import bitsandbytes as bnb
-    except ImportError:
-        return 0
-    return sum(isinstance(m, bnb.nn.Linear4bit) for m in model.modules())
+def _check_built_stack(asserts: Assertions, label: str, stack, trainers: list, four_bit: bool) -> dict:
+    """What preflight built, read off the objects: 4-bit layers, fp32 trainable tensors
+    after TRL's cast, the dtype the base layers computed in."""
+    import torch
+
+    from visempar.model.build import cpu_4bit_problem, linear4bit_layers
+    from visempar.preflight.model_checks import trainable
+
+    n4 = len(linear4bit_layers(stack.model))
+    asserts.check(f"{label}.linear4bit", (n4 > 0) if four_bit else None,
+                  f"{n4} bitsandbytes Linear4bit layers in the built model" if four_bit
+                  else f"no CUDA and {cpu_4bit_problem()}")
+    dtypes = sorted({str(p.dtype) for p in trainable(stack.model).values()})
+    asserts.check(f"{label}.trainable_fp32_after_trl", dtypes == ["torch.float32"] and bool(trainers),
+                  f"trainable tensors after the SFTTrainer was built: {dtypes}")
+    observed = sorted(trainers[0].observed_compute_dtype) if trainers else []
+    want = "bfloat16" if torch.cuda.is_available() else stack.compute_dtype
+    asserts.check(f"{label}.compute_dtype", observed == [want],
+                  f"base layers computed in {observed} in the preflight steps (expected {want})")
+    return {"linear4bit_layers": n4, "observed_compute_dtype": observed}
 
 
 def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Assertions, *,
@@ -72,9 +86,8 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
 
     from visempar.amr.io import read_corpus
     from visempar.data.corpus import sample_path
-    from visempar.eval.generate import load_run
-    from visempar.eval.predict import evaluate_run
-    from visempar.preflight.model_checks import trainable
+    from visempar.infer.load import load_run
+    from visempar.infer.predict import evaluate_run
     from visempar.preflight.run import preflight
     from visempar.config import load_config
     from visempar.train.run import train
@@ -102,19 +115,7 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
                   f"failed: {[c.id for c in report.failed()] or 'none'}")
     if prepared is None:
         return {"preflight": report.to_dict()}
-    stack = prepared.stack
-    n4 = linear4bit_count(stack.model)
-    asserts.check(f"{variant_label}.linear4bit", (n4 > 0) if four_bit else None,
-                  f"{n4} bitsandbytes Linear4bit layers in the built model" if four_bit
-                  else f"no CUDA and {cpu_4bit_problem()}")
-    dtypes = sorted({str(p.dtype) for p in trainable(stack.model).values()})
-    asserts.check(f"{variant_label}.trainable_fp32_after_trl", dtypes == ["torch.float32"] and bool(seen_trainers),
-                  f"trainable tensors after the SFTTrainer was built: {dtypes}")
-    observed = sorted(seen_trainers[0].observed_compute_dtype) if seen_trainers else []
-    want = "bfloat16" if cuda else stack.compute_dtype
-    asserts.check(f"{variant_label}.compute_dtype", observed == [want],
-                  f"base layers computed in {observed} in the preflight steps (expected {want})")
-
+    built = _check_built_stack(asserts, variant_label, prepared.stack, seen_trainers, four_bit)
     if cuda:
         torch.cuda.reset_peak_memory_stats()
     summary = train(config, prepared=prepared, overwrite=True, log=lambda m: print(f"    {m}", flush=True))
@@ -146,7 +147,7 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
             "peak_gpu_memory_gib_train": round(peak_train, 3) if peak_train is not None else None,
             "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 3) if cuda else None,
             "evaluate_seconds": round(eval_s, 2), "smatch_f1": scored["f1"], "generation": generated,
-            "linear4bit_layers": n4, "observed_compute_dtype": observed}
+            **built}
 
 
 def qwen3_settings() -> dict:

@@ -1,4 +1,5 @@
-"""Preflight's data, model and step checks on hand-built inputs (no model, no training):
+"""Preflight's data, model and step checks (`preflight/data_checks.py`, `model_checks.py`,
+`step_checks.py`) on hand-built inputs (no model, no training):
 every boundary, cause and message, fast enough for mutation testing (scripts/mutation.sh).
 The same checks on a real stack, with the faults injected, are in test_preflight.py."""
 
@@ -313,14 +314,14 @@ def test_checkpointing_mode_is_read_off_the_checkpointing_modules():
 def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypatch):
     """The evaluation the trainer runs, then generation through `dev_smatch` on two eval
     examples with the run's concepts and compute dtype, at most 64 new tokens each."""
-    from visempar.eval import generate
-    from visempar.eval.decode import TokenBudget
+    from visempar.infer import generate
+    from visempar.infer.budget import TokenBudget
 
     calls = []
 
     def dev_smatch(model, tokenizer, builder, examples, **kwargs):
         calls.append((model, tokenizer, builder, examples, kwargs))
-        return {"f1": 0.4567, "generations": ["(a / b)", "(c"], "paths": ["parsed", "repaired"]}
+        return generate.DevScore(0.4567, ["(a / b)", "(c"], ["parsed", "repaired"], 9, {"eos": 2})
 
     monkeypatch.setattr(generate, "dev_smatch", dev_smatch)
     prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore"), budget=TokenBudget(cap=300, ratio=2.0),
@@ -342,7 +343,7 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
 
 @pytest.mark.parametrize("loss", [None, float("nan"), float("inf")])
 def test_eval_path_fails_on_a_missing_or_non_finite_eval_loss(monkeypatch, loss):
-    from visempar.eval import generate
+    from visempar.infer import generate
 
     monkeypatch.setattr(generate, "dev_smatch", lambda *a, **k: pytest.fail("generated after a bad eval loss"))
     metrics = {"eval_runtime": 0.1} if loss is None else {"eval_loss": loss}

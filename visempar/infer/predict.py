@@ -10,36 +10,42 @@ import csv
 import hashlib
 import json
 import os
+import re
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
-from visempar.amr.format import format_graph
 from visempar.amr.errors import CorpusError
-from visempar.amr.io import Corpus, read_text, write_blocks
+from visempar.amr.format import format_graph
+from visempar.amr.io import Corpus, read_text, submission_block, write_blocks
 from visempar.amr.repair import repair
 from visempar.data.prompts import normalize_sentence
-from visempar.eval.generate import (Loaded, Parsed, generate, generation_counts, path_counts,
-                                    to_graph_result)
-from visempar.model.device import compute_dtype
+from visempar.infer.generate import Generated, generate, generation_counts
+from visempar.infer.graphs import Parsed, path_counts, to_graph_result
+from visempar.infer.load import Loaded
+from visempar.locks import OutputLock
 from visempar.reports import write_json
 
 
 @dataclass
 class Predictions:
+    """Graphs for sentences, the text each came from, and every generation made for them
+    (with `samples`, the sampled ones too)."""
+
     sentences: list[str]
     results: list[Parsed]
     generations: list[str]
     seconds: float
-    decoding: dict
+    generated: list[Generated]
+    samples: int = 0
 
     def report(self) -> dict:
         n = len(self.results)
         return {"sentences": n, "seconds": round(self.seconds, 2),
                 "sentences_per_second": round(n / self.seconds, 2) if self.seconds else None,
-                **self.decoding, **path_counts(self.results)}
+                **generation_counts(self.generated), **({"samples": self.samples} if self.samples else {}),
+                **path_counts(self.results)}
 
 
 SAMPLE_TEMPERATURE, SAMPLE_TOP_P = 0.7, 0.95  # for --samples when the run decodes greedily
@@ -52,24 +58,22 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
     prompt builder normalises each sentence as in training; `normalization` applies
     another spelling rule first, on request. With `samples`, that many sampled
     generations join the run's own, and per sentence the candidate with the highest mean
-    Smatch to the others is kept (MBR, `visempar.eval.ensemble.select`)."""
+    Smatch to the others is kept (MBR, `visempar.combine.ensemble.select`)."""
     cfg = loaded.config
     extra = normalization if normalization and normalization != cfg.input_normalization else None
     todo = [i for i, s in enumerate(sentences) if s.strip()]
+    inputs = [normalize_sentence(sentences[i], extra) if extra else sentences[i] for i in todo]
+    common = dict(batch_size=batch_size or cfg.generation_batch_size, budget=loaded.budget,
+                  stopping=stopping, compute_dtype=loaded.compute_dtype)
+    own = dict(do_sample=cfg.do_sample, num_beams=cfg.num_beams, temperature=cfg.temperature,
+               top_p=cfg.top_p, seed=cfg.seed)
+    sampled = [dict(do_sample=True, seed=cfg.seed + k,
+                    temperature=cfg.temperature if cfg.do_sample else SAMPLE_TEMPERATURE,
+                    top_p=cfg.top_p if cfg.do_sample else SAMPLE_TOP_P) for k in range(1, samples + 1)]
     start = time.perf_counter()
-    generated = generate(loaded.model, loaded.tokenizer, loaded.builder,
-                         [normalize_sentence(sentences[i], extra) if extra else sentences[i] for i in todo],
-                         batch_size=batch_size or cfg.generation_batch_size, budget=loaded.budget,
-                         stopping=stopping, do_sample=cfg.do_sample, num_beams=cfg.num_beams,
-                         temperature=cfg.temperature, top_p=cfg.top_p, seed=cfg.seed,
-                         compute_dtype=compute_dtype(cfg.compute_dtype), progress=progress)
-    runs = [generated] + [generate(
-        loaded.model, loaded.tokenizer, loaded.builder,
-        [normalize_sentence(sentences[i], extra) if extra else sentences[i] for i in todo],
-        batch_size=batch_size or cfg.generation_batch_size, budget=loaded.budget, stopping=stopping,
-        do_sample=True, temperature=cfg.temperature if cfg.do_sample else SAMPLE_TEMPERATURE,
-        top_p=cfg.top_p if cfg.do_sample else SAMPLE_TOP_P, seed=cfg.seed + k,
-        compute_dtype=compute_dtype(cfg.compute_dtype)) for k in range(1, samples + 1)]
+    runs = [generate(loaded.model, loaded.tokenizer, loaded.builder, inputs, **common, **settings,
+                     progress=progress if k == 0 else None)
+            for k, settings in enumerate([own, *sampled])]
     seconds = time.perf_counter() - start
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
@@ -77,48 +81,60 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
         candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts) for run in runs]
         best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
         generations[i], results[i] = runs[best][n].text, candidates[best]
-    decoding = generation_counts([g for run in runs for g in run])
     return Predictions(list(sentences), results, generations, seconds,
-                       {**decoding, "samples": samples} if samples else decoding)
+                       [g for run in runs for g in run], samples)
 
 
 def _mbr(sentence: str, candidates: Sequence[Parsed], seed: int) -> int:
     """The candidate with the highest expected Smatch, the greedy generation (the first)
     weighted as two samples."""
-    from visempar.eval.ensemble import Plan, Sentence, normalized, select
+    from visempar.combine.ensemble import Plan, Sentence, normalized, select
 
     plan = Plan(normalized([2.0] + [1.0] * (len(candidates) - 1)), source="given")
     return select(Sentence(sentence, [c.graph for c in candidates]), plan, seed).chosen
 
 
+_NOT_A_SENTENCE = re.compile(r"\s*(#\s*::\w|\(\s*[^\s()/]+\s+/\s)")  # a metadata line, a graph's first line
+
+
 def read_sentence_lines(path: str | Path) -> list[str]:
-    """One sentence per line; the last line break does not make an extra sentence."""
+    """One sentence per line; the last line break does not make an extra sentence. A
+    corpus file (metadata or graph lines) is refused: each of its lines would be parsed
+    as a sentence."""
     text = read_text(path)
     if not text.strip():
         raise CorpusError(f"{path}: no sentences (the file is empty)")
     lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        if _NOT_A_SENTENCE.match(line):
+            raise CorpusError(f"{path}:{number}: {line.strip()[:40]!r} is a graph file's line, not a "
+                              "sentence; predict takes one sentence per line (to parse a corpus's "
+                              "sentences and score them, use `visempar evaluate --run RUN --data FILE`)")
     return lines[:-1] if lines[-1] == "" else lines
 
 
 def submission_blocks(preds: Predictions) -> list[str]:
-    return [f"#::snt {s.strip()}\n{format_graph(r.graph)}" for s, r in zip(preds.sentences, preds.results)]
+    return [submission_block(s, format_graph(r.graph)) for s, r in zip(preds.sentences, preds.results)]
 
 
 def write_submission(path: str | Path, preds: Predictions) -> None:
-    write_blocks(path, [(s, format_graph(r.graph)) for s, r in zip(preds.sentences, preds.results)])
+    write_blocks(path, submission_blocks(preds))
 
 
 class PartialOutput:
     """A submission written as its blocks are finished, so that a crash or Ctrl-C loses
     at most the chunk in progress. Blocks go to `OUTPUT.partial`; `OUTPUT.partial.json`
-    records how many bytes hold complete blocks, and of which input. The output file
-    itself appears only when every block is written, in one rename."""
+    records how many bytes hold complete blocks, of which input, and made how (`source`:
+    the run and the settings that shape the graphs), so that a resume never joins two
+    models' outputs. The output file itself appears only when every block is written, in
+    one rename."""
 
-    def __init__(self, output: str | Path, sentences: Sequence[str]):
+    def __init__(self, output: str | Path, sentences: Sequence[str], source: str = ""):
         self.output = Path(output).resolve() if Path(output).is_symlink() else Path(output)  # write through
         self.partial = self.output.with_name(self.output.name + ".partial")
         self.index = self.output.with_name(self.output.name + ".partial.json")
         self.input = hashlib.sha256("\n".join(sentences).encode("utf-8")).hexdigest()
+        self.source = source
         self.blocks = 0
 
     def start(self, resume: bool) -> int:
@@ -129,6 +145,13 @@ class PartialOutput:
             if state["input"] != self.input:
                 raise CorpusError(f"{self.partial}: was written for another input; remove it, or "
                                   "run without --resume to start again")
+            if state.get("source", "") != self.source:
+                raise CorpusError(f"{self.partial}: was written by {state.get('source') or 'another run'}, "
+                                  f"not {self.source}; resume with that run and settings, or run "
+                                  "without --resume to start again")
+            if self.partial.stat().st_size < state["bytes"]:
+                raise CorpusError(f"{self.partial}: shorter ({self.partial.stat().st_size} bytes) than the "
+                                  f"{state['bytes']} its index records; run without --resume to start again")
             with open(self.partial, "r+b") as fh:
                 fh.truncate(state["bytes"])
             self.blocks = state["blocks"]
@@ -138,7 +161,7 @@ class PartialOutput:
         return self.blocks
 
     def append(self, blocks: Sequence[str]) -> None:
-        text = "".join(("\n" if self.blocks + i else "") + b + "\n" for i, b in enumerate(blocks))
+        text = "".join(("\n" if self.blocks + i else "") + b for i, b in enumerate(blocks))
         with open(self.partial, "ab") as fh:
             fh.write(text.encode("utf-8"))
             fh.flush()
@@ -147,7 +170,7 @@ class PartialOutput:
         self._commit()
 
     def _commit(self) -> None:
-        write_json(self.index, {"input": self.input, "blocks": self.blocks,
+        write_json(self.index, {"input": self.input, "source": self.source, "blocks": self.blocks,
                                 "bytes": self.partial.stat().st_size}, indent=None)
 
     def finish(self) -> None:
@@ -170,29 +193,25 @@ def predict_chunks(loaded: Loaded, sentences: Sequence[str], *, start: int = 0,
 
 def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *, resume: bool = False,
                  normalization: str | None = None, batch_size: int | None = None, chunk: int | None = None,
-                 samples: int = 0, progress=None) -> tuple[Predictions, int]:
-    """`predict_chunks`, each chunk written as it is done (`PartialOutput`); returns the
-    predictions made by this call and the blocks resumed from an earlier one."""
-    out = PartialOutput(output, sentences)
-    done = out.start(resume)
+                 samples: int = 0, progress=None, log=print) -> tuple[Predictions, int]:
+    """`predict_chunks`, each chunk written as it is done (`PartialOutput`), by one
+    process at a time (`visempar.locks`); returns the predictions made by this call and
+    the blocks resumed from an earlier one."""
+    source = (f"run {loaded.run_dir.resolve() if loaded.run_dir else '<memory>'} "
+              f"(config {loaded.config.hash()}, samples {samples}, normalization {normalization or 'run'})")
+    out = PartialOutput(output, sentences, source)
     made = []
-    for part in predict_chunks(loaded, sentences, start=done, normalization=normalization,
-                               batch_size=batch_size, chunk=chunk, samples=samples, progress=progress):
-        out.append(submission_blocks(part))
-        made.append(part)
-    out.finish()
+    with OutputLock(out.output.with_name(out.output.name + ".lock"), f"output {output}", log):
+        done = out.start(resume)
+        for part in predict_chunks(loaded, sentences, start=done, normalization=normalization,
+                                   batch_size=batch_size, chunk=chunk, samples=samples, progress=progress):
+            out.append(submission_blocks(part))
+            made.append(part)
+        out.finish()
     merged = Predictions([s for p in made for s in p.sentences], [r for p in made for r in p.results],
                          [g for p in made for g in p.generations], sum(p.seconds for p in made),
-                         _sum_counts([p.decoding for p in made]))
+                         [g for p in made for g in p.generated], samples)
     return merged, done
-
-
-def _sum_counts(parts: Sequence[dict]) -> dict:
-    stopped: Counter = Counter()
-    for p in parts:
-        stopped.update(p.get("stopped_by", {}))
-    return {"tokens_generated": sum(p.get("tokens_generated", 0) for p in parts),
-            "stopped_by": dict(stopped.most_common())}
 
 
 def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int = 4,
@@ -200,7 +219,7 @@ def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int =
                  align: str = "sentences", samples: int = 0, progress=None) -> dict:
     """Predict the gold corpus's sentences, write them as a submission, and score that
     file exactly as `visempar evaluate --predictions` would."""
-    from visempar.eval.files import score_files
+    from visempar.scoring.files import score_files
 
     preds = predict(loaded, [e.sentence or "" for e in gold.examples], samples=samples, progress=progress)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,10 +25,12 @@ def exact_alignment(candidates: list[set[int]], weights: dict, lower: int = 0,
     n = len(candidates)
     unary = {pair: w.get(-1, 0) for pair, w in weights.items()}
     binary = {pair: [(k, v) for k, v in w.items() if k != -1] for pair, w in weights.items()}
-    options = [sorted(c, key=lambda j, i=i: -(unary.get((i, j), 0) + sum(
-        v for _, v in binary.get((i, j), ())))) for i, c in enumerate(candidates)]
-    order = sorted(range(n), key=lambda i: -max((unary.get((i, j), 0) + sum(
-        v for _, v in binary.get((i, j), ())) for j in options[i]), default=0))
+
+    def weight(i: int, j: int) -> int:
+        return unary.get((i, j), 0) + sum(v for _, v in binary.get((i, j), ()))
+
+    options = [sorted(c, key=lambda j: -weight(i, j)) for i, c in enumerate(candidates)]
+    order = sorted(range(n), key=lambda i: -max((weight(i, j) for j in options[i]), default=0))
     mapping = [-1] * n
     assigned = [False] * n
     used: set[int] = set()
@@ -36,8 +38,8 @@ def exact_alignment(candidates: list[set[int]], weights: dict, lower: int = 0,
     best_mapping = start
 
     def gain(i: int, j: int) -> int:
-        return unary.get((i, j), 0) + sum(v for (k, l), v in binary.get((i, j), ())
-                                          if assigned[k] and mapping[k] == l)
+        return unary.get((i, j), 0) + sum(v for (k, jk), v in binary.get((i, j), ())
+                                          if assigned[k] and mapping[k] == jk)
 
     def bound(pos: int) -> int:
         total = 0
@@ -47,8 +49,8 @@ def exact_alignment(candidates: list[set[int]], weights: dict, lower: int = 0,
                 if j in used:
                     continue
                 g = unary.get((i, j), 0) + sum(
-                    v for (k, l), v in binary.get((i, j), ())
-                    if not assigned[k] or mapping[k] == l)
+                    v for (k, jk), v in binary.get((i, j), ())
+                    if not assigned[k] or mapping[k] == jk)
                 top = max(top, g)
             total += top
         return total

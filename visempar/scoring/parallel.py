@@ -8,7 +8,8 @@ Forking is only done where it is safe and pays: on systems with `fork`, with at 
 cores available, for 64 pairs or more, and in a process with a single thread (a fork
 copies only the calling thread, so a lock held by another, torch's or pyarrow's, could
 never be released in the worker). Anything else, or a worker that fails, falls back to
-scoring in this process, so an error is raised here with its own traceback.
+scoring in this process, so an error is raised here with its own traceback. A worker dies
+with its parent (Linux: the parent-death signal), so a killed `evaluate` leaves no orphan.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import Callable, TypeVar
+from typing import TypeVar
+from collections.abc import Callable
 
 T = TypeVar("T")
 MIN_ITEMS = 64
@@ -38,6 +40,19 @@ def default_workers(items: int) -> int:
     return min(2, cores)
 
 
+def _die_with_parent(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when its parent ends (elsewhere: nothing)."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent ended before the request took effect
+        os._exit(1)
+
+
 def in_parallel(fn: Callable[[int], T], items: int, workers: int | None = None) -> list[T]:
     """`[fn(i) for i in range(items)]`, computed by `workers` processes (None: the default)."""
     workers = default_workers(items) if workers is None else max(1, min(workers, items))
@@ -46,6 +61,7 @@ def in_parallel(fn: Callable[[int], T], items: int, workers: int | None = None) 
     import pickle
 
     bounds = [items * k // workers for k in range(workers + 1)]
+    parent = os.getpid()
     children = []
     for k in range(1, workers):
         read, write = os.pipe()
@@ -53,6 +69,7 @@ def in_parallel(fn: Callable[[int], T], items: int, workers: int | None = None) 
         if pid == 0:  # a worker: its share, pickled into the pipe, then exit without cleanup
             status = 1
             try:
+                _die_with_parent(parent)
                 os.close(read)
                 with os.fdopen(write, "wb") as out:
                     pickle.dump([fn(i) for i in range(bounds[k], bounds[k + 1])], out)

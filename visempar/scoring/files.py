@@ -18,7 +18,8 @@ import unicodedata
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Literal
+from collections.abc import Sequence
 
 import penman
 
@@ -26,13 +27,13 @@ from visempar.amr import parse_graph
 from visempar.amr.concepts import ConceptStyle, normalize_concepts, spelling_counts
 from visempar.amr.format import format_graph
 from visempar.amr.errors import AMRSyntaxError, CorpusError
-from visempar.amr.io import Block, Corpus, Example, iter_blocks, parse_block, read_corpus, read_text
+from visempar.amr.io import Block, Corpus, Example, parse_block, read_blocks, read_corpus
 from visempar.amr.lenient import as_read_from_file
 from visempar.amr.repair import repair
 from visempar.data.corpus import sentence_key
-from visempar.eval.triples import Triples
-from visempar.eval.parallel import in_parallel
-from visempar.eval.smatch import PairScore, SmatchReport, reference_triples, score_pair, summarize
+from visempar.scoring.parallel import in_parallel
+from visempar.scoring.smatch import PairScore, SmatchReport, score_pair, summarize
+from visempar.scoring.triples import Triples, reference_triples
 
 Align = Literal["sentences", "order"]
 
@@ -111,22 +112,23 @@ def score_texts(predictions: Sequence[str], references: Sequence[str], *, restar
                 seed: int = 0, exact: bool = False, normalize: bool = False, fine: bool = False,
                 bootstrap: int = 1000, gold_graphs: Sequence[penman.Graph] | None = None,
                 workers: int | None = None) -> tuple[SmatchReport, dict]:
-    """The one way visempar scores: graph texts as files hold them, the i-th prediction
-    against the i-th reference, each read as the reference scorer reads it.
+    """Graph texts as files hold them, the i-th prediction against the i-th reference,
+    each read as the reference scorer reads it.
 
-    The CLI on files, `evaluate --run`, the `evaluate` metric, dev Smatch in training and
-    preflight all come here. A prediction the reference reads is scored with exactly its
+    The `evaluate` metric, dev Smatch in training and preflight, and ensemble tuning come
+    here; files (`score_files`: the CLI, `evaluate --run`) too, block by block; both
+    score through `score_read`, the one scoring core. A prediction the reference reads is scored with exactly its
     triples (listed as read leniently when visempar's strict reader refuses it); one it
     cannot read counts as empty, its gold triples still counted. `gold_graphs` skips
     reading again what a caller has already read; pairs are scored in `workers`
-    processes as `score_corpus` does.
+    processes (`visempar.scoring.parallel`).
     """
     if len(predictions) != len(references):
         raise ValueError(f"{len(predictions)} predictions for {len(references)} references")
     golds = gold_graphs
     if golds is None and normalize:  # the gold convention needs every gold graph first
         golds = [_gold(t, i) for i, t in enumerate(references)]
-    return _score(len(predictions), lambda i: read_prediction(predictions[i]),
+    return score_read(len(predictions), lambda i: read_prediction(predictions[i]),
                   (lambda i: golds[i]) if golds is not None else (lambda i: _gold(references[i], i)),
                   references, restarts=restarts, seed=seed, exact=exact, fine=fine,
                   bootstrap=bootstrap, workers=workers,
@@ -140,9 +142,9 @@ def _gold(text: str, index: int) -> penman.Graph:
         raise CorpusError(f"reference {index + 1} is not a valid graph: {e}") from None
 
 
-def _score(n: int, read_pred, read_gold, references: Sequence[str], *, restarts: int, seed: int,
-           exact: bool, fine: bool, bootstrap: int, workers: int | None,
-           style: ConceptStyle | None) -> tuple[SmatchReport, dict]:
+def score_read(n: int, read_pred, read_gold, references: Sequence[str], *, restarts: int, seed: int,
+               exact: bool, fine: bool, bootstrap: int, workers: int | None,
+               style: ConceptStyle | None) -> tuple[SmatchReport, dict]:
     """Read and score each pair (`read_pred(i)`, `read_gold(i)`) in `workers` processes,
     then the corpus figures. With `style`, predictions are respelled to it first."""
 
@@ -184,21 +186,20 @@ def score_files(pred_path: str | Path, gold_path: str | Path | Corpus, *, restar
     """Smatch of a prediction file against a gold file, or a gold corpus already read,
     plus what was done to get it. As `score_texts` on their blocks, with each graph read
     in the worker that scores it; a malformed gold graph is an error naming its line."""
+    golds: Sequence[Block | Example]
     if isinstance(gold_path, Corpus) or normalize:  # the gold convention needs every graph first
         corpus = gold_path if isinstance(gold_path, Corpus) else read_corpus(gold_path)
         golds, gold_path = corpus.examples, corpus.path
         gold_texts = [g.text or format_graph(g.graph) for g in golds]
         read_gold = lambda i: golds[i].graph  # noqa: E731
     else:
-        golds = list(iter_blocks(read_text(gold_path)))
-        if not golds:
-            raise CorpusError(f"{gold_path}: no sentence/graph blocks found (empty file?)")
-        gold_texts = [b.graph_text for b in golds]
-        read_gold = lambda i: parse_block(golds[i], str(gold_path))[0].graph  # noqa: E731
-    preds = list(iter_blocks(read_text(pred_path)))
+        blocks = read_blocks(gold_path)
+        golds, gold_texts = blocks, [b.graph_text for b in blocks]
+        read_gold = lambda i: parse_block(blocks[i], str(gold_path))[0].graph  # noqa: E731
+    preds = read_blocks(pred_path)
     sentences = check_alignment(preds, golds, str(pred_path), str(gold_path), align)
     style = gold_convention([read_gold(i) for i in range(len(golds))]) if normalize else None
-    report, scored = _score(len(preds), lambda i: read_prediction(preds[i].graph_text, preds[i], str(pred_path)),
+    report, scored = score_read(len(preds), lambda i: read_prediction(preds[i].graph_text, preds[i], str(pred_path)),
                             read_gold, gold_texts, restarts=restarts, seed=seed, exact=exact, fine=fine,
                             bootstrap=1000, workers=workers, style=style)
     for row, p in zip(report.per_sentence, preds):

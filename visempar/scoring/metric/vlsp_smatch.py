@@ -1,8 +1,8 @@
 """Corpus-level Smatch of the VLSP 2025 challenge as a Hugging Face `evaluate` metric.
 
-Load it offline with `evaluate.load("<path>/visempar/eval/metric/vlsp_smatch.py")`.
+Load it offline with `evaluate.load("<path>/visempar/scoring/metric/vlsp_smatch.py")`.
 Predictions and references are PENMAN strings in the VLSP dialect, scored by the function
-behind `visempar evaluate` (`visempar.eval.files.score_texts`), so the figures are the
+behind `visempar evaluate` (`visempar.scoring.files.score_texts`), so the figures are the
 same: what the reference scorer reads is scored as it reads it (`read_leniently` lists the
 predictions visempar's strict reader refuses), only what it cannot read counts as an empty
 graph (`invalid`). With `fine=True` the result also holds the fine-grained components.
@@ -11,7 +11,7 @@ graph (`invalid`). With `fine=True` the result also holds the fine-grained compo
 import datasets
 import evaluate
 
-from visempar.eval.files import score_texts
+from visempar.scoring.files import score_texts
 
 
 class VlspSmatch(evaluate.Metric):

@@ -22,7 +22,7 @@ Where VLSP differs from English AMR, the adaptation is stated here:
   inverted `:domain`, which would make every modified node look re-entrant.
 
 The three Smatch-type components use the reference parser's triples; the others read the
-graph, with concepts compared as the reference compares them (lower case, no spaces).
+graph, with concepts compared as the reference compares them (`symbol_key`).
 Alignments are hill-climbing with the caller's seeded restarts, one per component.
 Concepts, names, negations and wiki values are compared as multisets.
 
@@ -35,11 +35,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import penman
 
-from visempar.eval.triples import Triples, f_score, triple_total
+from visempar.scoring.triples import Triples, f_score, symbol_key, triple_total
 
 
 COMPONENTS = ("smatch", "unlabeled", "no_wsd", "concepts", "named_entities", "negation",
@@ -50,17 +50,8 @@ LABELS = {"smatch": "Smatch", "unlabeled": "Unlabeled", "no_wsd": "No WSD",
 
 SRL_ROLES = ("agent", "patient", "theme", "experiencer", "pivot", "stimulus", "beneficiary",
              "recipient")
-_SRL = re.compile(r"arg\d+|(?:%s)|[a-z]+-arg\d+" % "|".join(SRL_ROLES))
+_SRL = re.compile(r"arg\d+|(?:" + "|".join(SRL_ROLES) + r")|[a-z]+-arg\d+")
 _SENSE = re.compile(r"^(.*\D)-\d+$")
-
-
-def concept_key(concept: str) -> str:
-    """A concept as the reference compares it: no spaces, lower case."""
-    return concept.replace(" ", "").lower()
-
-
-def _value_key(value: str) -> str:
-    return concept_key(value.strip('"'))
 
 
 # -- transforms of the reference's triples (then aligned) ---------------------------------
@@ -96,7 +87,7 @@ def _subgraph(graph: penman.Graph, edges: Iterable, prefix: str) -> Triples:
     for e in edges:
         for var in (e.source, e.target):
             names.setdefault(var, f"{prefix}{len(names)}")
-    instances = [("instance", name, concept_key(concept[var])) for var, name in names.items()]
+    instances = [("instance", name, symbol_key(concept[var], raw=True)) for var, name in names.items()]
     relations = [(e.role.lstrip(":").lower(), names[e.source], names[e.target]) for e in edges]
     return instances, [], relations
 
@@ -115,11 +106,11 @@ def srl_edges(graph: penman.Graph) -> list:
 # -- counted components (multisets, no alignment) -----------------------------------------
 
 def concepts(graph: penman.Graph) -> Counter:
-    return Counter(concept_key(i.target or "") for i in graph.instances())
+    return Counter(symbol_key(i.target or "", raw=True) for i in graph.instances())
 
 
 def _concepts_of(graph: penman.Graph, sources: Iterable[str]) -> Counter:
-    concept = {i.source: concept_key(i.target or "") for i in graph.instances()}
+    concept = {i.source: symbol_key(i.target or "", raw=True) for i in graph.instances()}
     return Counter(concept[s] for s in sources if s in concept)
 
 
@@ -133,8 +124,8 @@ def negations(graph: penman.Graph) -> Counter:
 
 def wikification(graph: penman.Graph) -> Counter:
     concept = {i.source: i.target or "" for i in graph.instances()}
-    nodes = (concept_key(concept.get(e.target, e.target)) for e in graph.edges(role=":wiki"))
-    values = (_value_key(a.target) for a in graph.attributes(role=":wiki"))
+    nodes = (symbol_key(concept.get(e.target, e.target), raw=True) for e in graph.edges(role=":wiki"))
+    values = (symbol_key(a.target, raw=True) for a in graph.attributes(role=":wiki"))
     return Counter([*nodes, *values])
 
 
@@ -166,9 +157,8 @@ def fine_counts(pred: penman.Graph | None, gold: penman.Graph, pred_triples: Tri
         matched = align(p, g) if p and p[0] and g[0] else 0
         out[name] = (matched, triple_total(p) if p else 0, triple_total(g))
     for name, count in COUNTED.items():
-        g = count(gold)
-        p = count(pred) if pred is not None else Counter()
-        out[name] = (sum((p & g).values()), sum(p.values()), sum(g.values()))
+        held, wanted = (count(pred) if pred is not None else Counter()), count(gold)
+        out[name] = (sum((held & wanted).values()), sum(held.values()), sum(wanted.values()))
     return {name: out[name] for name in COMPONENTS}
 
 

@@ -1,5 +1,6 @@
-"""Preflight's config-only checks and its report, without a model: each boundary and each
-message, fast enough for mutation testing (scripts/mutation.sh)."""
+"""Preflight's config checks (`preflight/config_checks.py`) and its report (`report.py`),
+without a model: each boundary and each message, fast enough for mutation testing
+(scripts/mutation.sh)."""
 
 import pytest
 
@@ -139,7 +140,7 @@ def test_runner_names_the_exception_and_its_line_and_files_checks_in_order():
     crashed = runner.run("x.crash", broken, fix="see above")
     assert crashed.status == FAIL and crashed.fix == "see above"
     line = _raise_deeper.__code__.co_firstlineno + 1                 # the line that raised, not the caller
-    assert crashed.reason == f"KeyError: 'labels' (at test_preflight_units.py:{line})"
+    assert crashed.reason == f"KeyError: 'labels' (at test_preflight_config_checks.py:{line})"
     assert 0 < crashed.seconds < 5
     passed = runner.run("y.pass", lambda: ok("fine", {"n": 1}))
     assert (passed.id, passed.status, passed.details, passed.fix) == ("y.pass", PASS, {"n": 1}, "")
@@ -188,7 +189,7 @@ def test_a_library_error_while_building_names_itself_and_its_line(monkeypatch):
     report, prepared = preflight(config(), log=lambda *_: None)
     check = report.checks[-1]
     assert prepared is None and (check.id, check.status) == ("build", FAIL)
-    assert check.reason.startswith("OSError: disk full (at test_preflight_units.py:")
+    assert check.reason.startswith("OSError: disk full (at test_preflight_config_checks.py:")
     assert check.fix == "fix the config or data named above"
 
 

@@ -1,0 +1,2 @@
+"""Prediction files made better without a model: repair into valid graphs, and
+ensembles of several systems' files."""
