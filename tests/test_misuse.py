@@ -35,6 +35,9 @@ def error_of(*args) -> str:
     (["preflight", "--set", "max_grad_norm=-1"], "Error: command line: max_grad_norm must not be negative, got -1.0"),
     (["preflight", "--set", "top_p=0"], "Error: command line: temperature must be positive and top_p in (0, 1], got 1.0 and 0.0"),
     (["preflight", "--set", "save_total_limit=0"], "Error: command line: save_total_limit must be positive, got 0"),
+    (["preflight", "--set", "max_steps=-5"],
+     "Error: command line: max_steps is a positive number of optimizer steps, or -1 to train num_train_epochs, got -5"),
+    (["preflight", "--set", "seed=-1"], "Error: command line: seed must not be negative, got -1"),
     (["train", "--bogus"], "Error: No such option '--bogus'."),
 ])
 def test_values_out_of_range_are_one_error_line_before_anything_loads(tmp_path, args, message):
@@ -139,3 +142,10 @@ def test_ctrl_c_is_one_line_and_exit_130(monkeypatch):
     monkeypatch.setattr(files, "score_files", interrupted)
     res = CliRunner().invoke(main, ["evaluate", "--predictions", GOLD, "--gold", GOLD])
     assert res.exit_code == 130 and res.output.strip().splitlines()[-1] == "Error: interrupted"
+
+
+def test_a_training_block_without_a_sentence_is_refused(tmp_path):
+    data = tmp_path / "train.txt"
+    data.write_text("(m / mưa :agent (t / trời))\n\n#::snt tôi đi .\n(đ / đi :agent (t / tôi))\n", encoding="utf-8")
+    assert (f"{data}:1: a block without a `#::snt` sentence (1 such block(s)): a training or eval "
+            "example needs the sentence its graph is for") in error_of("preflight", "--data", data)

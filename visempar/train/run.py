@@ -21,6 +21,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from visempar.amr.errors import CorpusError
 from visempar.amr.io import read_corpus
 from visempar.data.corpus import sample_path
 from visempar.data.encode import Encoded, TruncationError, encode_examples
@@ -92,6 +93,11 @@ def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepa
 
     transformers.set_seed(config.seed)
     corpora = [read_corpus(path, concepts=config.concepts) for path in data_paths(config)]  # fail fast
+    for corpus in corpora:
+        unsaid = [e for e in corpus.examples if not (e.sentence or "").strip()]
+        if unsaid:
+            raise CorpusError(f"{unsaid[0].location}: a block without a `#::snt` sentence ({len(unsaid)} such "
+                              "block(s)): a training or eval example needs the sentence its graph is for")
     stack = stack or build_stack(config)
     builder = PromptBuilder.for_config(config, stack.tokenizer)
     encoded = []
