@@ -74,3 +74,22 @@ def test_split_refuses_test_overlap_unless_excluded():
 def test_split_rejects_impossible_fractions(fraction):
     with pytest.raises(CorpusError, match="between 0 and 1"):
         split_examples(sample(), fraction, 0)
+
+
+def test_a_split_like_a_test_file_gives_dev_the_tests_sentence_lengths():
+    import penman
+
+    from visempar.amr.io import Example
+    from visempar.data.corpus import length_quotas, split_examples
+
+    graph = penman.decode("(a / a)")
+    examples = [Example(" ".join(f"w{i}x{k}" for k in range(1 + i % 30)), graph) for i in range(600)]
+    like = [" ".join(["t"] * n) for n in (18, 20, 22, 25, 28, 30) * 5]
+    plain = split_examples(examples, 0.1, seed=3)
+    alike = split_examples(examples, 0.1, seed=3, like=like)
+    mean = lambda xs: sum(len(e.sentence.split()) for e in xs) / len(xs)  # noqa: E731
+    assert len(alike.dev) == len(plain.dev) == 60 and len(alike.train) == 540
+    assert abs(mean(alike.dev) - 23.8) < 1.0 and abs(mean(plain.dev) - 15.5) < 3.0
+    assert split_examples(examples, 0.1, seed=3, like=like).dev == alike.dev   # deterministic
+    edges, quotas = length_quotas(like, 60)
+    assert sum(quotas) == 60 and edges[0] == 17 and edges[-1] > 30

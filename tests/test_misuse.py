@@ -36,7 +36,7 @@ def error_of(*args) -> str:
     (["preflight", "--set", "top_p=0"], "Error: command line: temperature must be positive and top_p in (0, 1], got 1.0 and 0.0"),
     (["preflight", "--set", "save_total_limit=0"], "Error: command line: save_total_limit must be positive, got 0"),
     (["preflight", "--set", "max_steps=-5"],
-     "Error: command line: max_steps is a positive number of optimizer steps, or -1 to train num_train_epochs, got -5"),
+     "Error: command line: max_steps is a number of optimizer steps, or 0 or -1 to train num_train_epochs, got -5"),
     (["preflight", "--set", "seed=-1"], "Error: command line: seed must not be negative, got -1"),
     (["train", "--bogus"], "Error: No such option '--bogus'."),
 ])

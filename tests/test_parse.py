@@ -135,3 +135,22 @@ def test_unusable_files_are_corpus_errors(tmp_path, content, message):
 def test_missing_file_is_a_corpus_error(tmp_path):
     with pytest.raises(CorpusError, match="no such file"):
         read_corpus(tmp_path / "nope.txt")
+
+
+def test_graphs_one_per_line_without_metadata_are_one_block_each(tmp_path):
+    """A system's output written one graph per line scores as the same graphs in blocks;
+    a second graph inside a block that has its sentence stays in that block."""
+    from visempar.amr import format_graph
+    from visempar.amr.io import iter_blocks
+    from visempar.data.corpus import sample_path
+    from visempar.scoring.files import score_files
+
+    gold = read_corpus(sample_path("test"))
+    lines = tmp_path / "lines.txt"
+    lines.write_text("".join(format_graph(e.graph, "oneline") + "\n" for e in gold), encoding="utf-8")
+    report, extra = score_files(lines, sample_path("test"), workers=1)
+    assert report.pairs == len(gold.examples) and report.invalid == 0
+    assert report.f1 == score_files(sample_path("test"), sample_path("test"), workers=1)[0].f1
+    assert extra["sentences"]["missing"] == len(gold.examples)
+    two = list(iter_blocks("#::snt a\n(a / a)\n(b / b)\n\n#::snt c\n(c / c)\n"))
+    assert [b.graph_lines for b in two] == [["(a / a)", "(b / b)"], ["(c / c)"]]

@@ -200,9 +200,9 @@ def validate(config: TrainConfig, where: str = "config", lines: dict[str, int] |
         name = "temperature" if config.temperature <= 0 else "top_p"
         raise ConfigError(f"{at(name)}: temperature must be positive and top_p in (0, 1], "
                           f"got {config.temperature!r} and {config.top_p!r}")
-    if config.max_steps < -1 or config.max_steps == 0:
-        raise ConfigError(f"{at('max_steps')}: max_steps is a positive number of optimizer steps, or -1 "
-                          f"to train num_train_epochs, got {config.max_steps!r}")
+    if config.max_steps < -1:
+        raise ConfigError(f"{at('max_steps')}: max_steps is a number of optimizer steps, or 0 or -1 to "
+                          f"train num_train_epochs, got {config.max_steps!r}")
     for name in ("eval_steps", "stall_check_steps", "dev_smatch_examples", "seed"):
         if getattr(config, name) < 0:
             raise ConfigError(f"{at(name)}: {name} must not be negative, got {getattr(config, name)!r}")

@@ -122,7 +122,10 @@ def _depth(line: str) -> int:
 
 
 def iter_blocks(text: str) -> Iterator[Block]:
-    """Split text into blocks, by blank lines and by metadata lines that follow a graph."""
+    """Split text into blocks, by blank lines, by metadata lines that follow a graph, and,
+    in a file without metadata, by a graph that opens where the last one closed (one graph
+    per line). A second graph in a block with a sentence stays in that block (repair keeps
+    the first), so that blocks always pair with their sentences."""
     block: Block | None = None
     depth = 0
     for number, line in enumerate(text.split("\n"), 1):
@@ -142,6 +145,9 @@ def iter_blocks(text: str) -> Iterator[Block]:
             if meta:
                 block.meta[meta.group(1)] = meta.group(2).strip()
             continue
+        if block is not None and block.graph_lines and not block.meta and depth <= 0 and stripped.startswith("("):
+            yield block  # graphs one per line, without metadata or blank lines between them
+            block, depth = None, 0
         if block is None:
             block = Block(number, {}, [], 0)
         if not block.graph_lines:

@@ -110,9 +110,11 @@ def stats(paths, on_error, json_out):
                    "with it is refused.")
 @click.option("--exclude-test", is_flag=True,
               help="Drop examples whose sentence is in a --test input instead of refusing.")
+@click.option("--like", "like_path", type=click.Path(),
+              help="A test input (sentences, or a corpus): dev sentence lengths follow its lengths.")
 @ON_ERROR
 @JSON_OUT
-def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, on_error, json_out):
+def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, like_path, on_error, json_out):
     """Deterministic train/dev split of PATHS; duplicates stay on one side.
 
     Without PATHS: the bundled sample's train file.
@@ -124,7 +126,8 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, on_error, jso
     corpora = read_all(paths, on_error)
     examples = [e for c in corpora for e in c.examples]
     test_sentences = [s for t in tests for s in read_sentences(t)]
-    result = split_examples(examples, dev_fraction, seed, test_sentences, exclude_test)
+    like = read_sentences(like_path) if like_path else []
+    result = split_examples(examples, dev_fraction, seed, test_sentences, exclude_test, like)
     out = Path(out_dir)
     write_corpus(out / "train.txt", result.train)
     write_corpus(out / "dev.txt", result.dev)
@@ -133,8 +136,13 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, on_error, jso
               "excluded_test_overlap": [e.location for e in result.excluded],
               "skipped_blocks": sum(len(c.errors) for c in corpora),
               "outputs": [str(out / "train.txt"), str(out / "dev.txt")]}
+    words = {"train": [e.sentence for e in result.train], "dev": [e.sentence for e in result.dev],
+             **({"like": like} if like else {})}
+    report["mean_words"] = {side: round(sum(len((s or "").split()) for s in sents) / len(sents), 1)
+                            for side, sents in words.items()}
     click.echo(f"train {report['train']}, dev {report['dev']}, excluded for test overlap "
                f"{len(result.excluded)}, skipped {report['skipped_blocks']} -> {out}")
+    click.echo("mean words per sentence: " + ", ".join(f"{k} {v}" for k, v in report["mean_words"].items()))
     write_report(json_out, report)
 
 

@@ -98,15 +98,39 @@ def _rank(key: str, seed: int) -> str:
     return hashlib.sha256(f"{seed}\0{key}".encode()).hexdigest()
 
 
+LIKE_BINS = 5  # length bins of equal share in the `like` sentences
+
+
+def _words(sentence: str | None) -> int:
+    return len((sentence or "").split())
+
+
+def length_quotas(like: Sequence[str], target: int) -> tuple[list[int], list[int]]:
+    """Word-count edges of `LIKE_BINS` bins holding equal shares of the `like` sentences
+    (bin i is `edges[i] < words <= edges[i + 1]`; the first starts below the shortest, the
+    last has no end), and how many dev examples each bin should get for `target` in all."""
+    lengths = sorted(_words(s) for s in like)
+    inner = sorted({lengths[min(len(lengths) - 1, (k * len(lengths)) // LIKE_BINS)] for k in range(1, LIKE_BINS)})
+    edges = [lengths[0] - 1, *[e for e in inner if e > lengths[0] - 1], 10**9]
+    share = [sum(1 for n in lengths if edges[i] < n <= edges[i + 1]) for i in range(len(edges) - 1)]
+    quotas = [round(target * s / len(lengths)) for s in share]
+    return edges, quotas
+
+
 def split_examples(examples: Sequence[Example], dev_fraction: float, seed: int,
-                   test_sentences: Iterable[str] = (), exclude_test: bool = False) -> Split:
+                   test_sentences: Iterable[str] = (), exclude_test: bool = False,
+                   like: Sequence[str] = ()) -> Split:
     """Deterministic train/dev split; all copies of a sentence land on the same side.
 
     Groups of equal sentences are ordered by a seeded hash of their key, and the first
     groups fill dev up to `round(dev_fraction * n)` examples, so which examples go to dev
-    does not depend on the input order. Examples whose sentence is in `test_sentences`
-    raise `CorpusError` unless `exclude_test`, which sets them apart in `Split.excluded`; so
-    does a fraction that leaves either side empty.
+    does not depend on the input order. With `like` (a test input's sentences), dev is
+    filled bin by bin of sentence length so that its lengths follow `like`'s (a bin the
+    corpus cannot fill is topped up in the seeded order): real test sets are longer than
+    a random dev split, and a dev split that looks like the test scores like it. Examples
+    whose sentence is in `test_sentences` raise `CorpusError` unless `exclude_test`,
+    which sets them apart in `Split.excluded`; so does a fraction that leaves either side
+    empty.
     """
     if not 0.0 < dev_fraction < 1.0:
         raise CorpusError(f"--dev-fraction must be between 0 and 1, got {dev_fraction}")
@@ -124,13 +148,25 @@ def split_examples(examples: Sequence[Example], dev_fraction: float, seed: int,
         raise CorpusError(f"{len(excluded)} example(s) have a sentence of the test input "
                          f"(first: {where}); remove them or pass --exclude-test")
     target = round(dev_fraction * sum(len(g) for g in groups.values()))
+    ranked = sorted(groups, key=lambda k: _rank(k, seed))
     dev_keys: set[str] = set()
     size = 0
-    for key in sorted(groups, key=lambda k: _rank(k, seed)):
+    if like:
+        edges, quotas = length_quotas(like, target)
+        filled = [0] * len(quotas)
+        for key in ranked:
+            words = _words(groups[key][0].sentence)
+            b = next((i for i in range(len(quotas)) if edges[i] < words <= edges[i + 1]), None)
+            if b is not None and filled[b] < quotas[b]:
+                dev_keys.add(key)
+                filled[b] += len(groups[key])
+                size += len(groups[key])
+    for key in ranked:
         if size >= target:
             break
-        dev_keys.add(key)
-        size += len(groups[key])
+        if key not in dev_keys:
+            dev_keys.add(key)
+            size += len(groups[key])
     train = [e for k, g in groups.items() if k not in dev_keys for e in g]
     dev = [e for k, g in groups.items() if k in dev_keys for e in g]
     if not train or not dev:
