@@ -11,7 +11,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="visempar-hf-")
-# a fresh model cache per session; scripts/mutation.sh keeps one across its many sessions
+# a fresh model cache per test run; scripts/mutation.sh keeps one across its many runs
 os.environ["VISEMPAR_CACHE"] = os.environ.get("VISEMPAR_TEST_CACHE") or tempfile.mkdtemp(prefix="visempar-cache-")
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -156,7 +156,7 @@ def test_repair_command_keeps_blocks_and_reports(tmp_path):
     assert parse_graph("(b / ba)").triples == repaired.examples[2].graph.triples
 
 
-# -- what the reference reads, repair keeps (issue 11) ------------------------------------
+# -- what the reference reads, repair keeps --------------------------------------------
 
 REWRITES = ("missing-concept", "unreadable-symbol", "multi-word-value", "stray-token", "role-glue: read")
 

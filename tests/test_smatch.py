@@ -267,7 +267,7 @@ def test_evaluate_command_reports_invalid_predictions_and_spelling(tmp_path):
     assert report["matched"] == 6 and report["concepts_respelled"] == 1
 
 
-# -- real submissions: sentences in normal form, lenient reading (issue 11) ---------------
+# -- real submissions: sentences in normal form, lenient reading -----------------------
 
 @pytest.mark.parametrize("written", [
     "chủ tịch xã !.", "Chủ tịch xã !", "chủ_tịch   xã ...", "chủ tịch xã",

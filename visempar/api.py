@@ -14,9 +14,9 @@ the same prompt builder, decoding settings, chunks and repair. `score` is the sc
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 
 import penman
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from visempar.errors import VisemparError
 

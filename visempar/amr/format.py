@@ -8,8 +8,8 @@ space), and `oneline`, standard PENMAN spacing on one line. Both are read back b
 from __future__ import annotations
 
 import re
-from typing import Literal
 from collections.abc import Callable
+from typing import Literal
 
 import penman
 from penman.tree import Tree

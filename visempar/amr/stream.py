@@ -1,7 +1,7 @@
 """PENMAN text read as a model writes it, piece by piece: where the graph ends, and loops.
 
 Generation stops where the graph closes, not at a token limit, and a model caught in a loop
-is stopped early (issue 17: 41 of 150 real public-test outputs were loops that held 64% of
+is stopped early (before these rules, 41 of 150 real public-test outputs were loops that held 64% of
 the predicted triples). The reader works on text, not token ids, since one token may hold
 `))` or `)\\n`; quoted text is opaque. Two loop shapes are recognised, both absent from the
 real training graphs at the default limits (`benchmarks/bench_decode.py` prints the counts):

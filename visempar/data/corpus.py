@@ -12,9 +12,9 @@ import math
 import re
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterable, Sequence
 
 from visempar.amr.concepts import spelling_counts
 from visempar.amr.errors import CorpusError

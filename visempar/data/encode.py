@@ -9,8 +9,8 @@ Examples longer than `max_length` are excluded with a count, or refused, never c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from visempar.amr.io import Example
 from visempar.data.corpus import summary

@@ -8,8 +8,8 @@ budget is fitted at training time, stored whole in `run.json` and read back with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True)

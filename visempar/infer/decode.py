@@ -18,8 +18,8 @@ top-p); beam search goes through `model.generate` with the budget alone.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from visempar.amr.stream import GraphStream
 from visempar.data.prompts import TASK2

@@ -8,8 +8,8 @@ Generation is batched with left padding and the KV cache, greedy unless configur
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from visempar.data.encode import prompt_ids
 from visempar.data.prompts import PromptBuilder

@@ -8,8 +8,8 @@ repaired text. Repeated sibling subtrees are cut to one copy in every case.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import penman
 

@@ -4,9 +4,9 @@ and what the run decided once (compute dtype, token budget), carried with it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Sequence
 
 from visempar.data.prompts import PromptBuilder
 from visempar.errors import VisemparError

@@ -12,9 +12,9 @@ import json
 import os
 import re
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 
 from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph

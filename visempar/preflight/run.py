@@ -17,8 +17,8 @@ import dataclasses
 import random
 import tempfile
 import time
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from visempar.errors import VisemparError
 from visempar.preflight.config_checks import check_environment, check_learning_rate, check_schedule

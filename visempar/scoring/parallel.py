@@ -17,8 +17,8 @@ from __future__ import annotations
 import os
 import sys
 import threading
-from typing import TypeVar
 from collections.abc import Callable
+from typing import TypeVar
 
 T = TypeVar("T")
 MIN_ITEMS = 64

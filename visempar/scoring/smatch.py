@@ -16,8 +16,8 @@ with what made it unreliable removed (failure modes C3, C5):
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 
 import penman
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 
 from visempar.errors import VisemparError
 from visempar.reports import write_json
