@@ -92,6 +92,7 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     input_normalization: str = "spaces"
+    negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
@@ -126,6 +127,7 @@ _CHOICES = {
     "select_best": ("eval_loss", "smatch", "last"),
     "optimizer": OPTIMIZERS,
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
+    "negation": ("none", "next-word"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",

@@ -17,6 +17,7 @@ from visempar.amr.concepts import normalize_concepts
 from visempar.amr.dedupe import drop_repeated_siblings
 from visempar.amr.errors import AMRError
 from visempar.amr.graph import to_graph, to_tree
+from visempar.amr.negation import mark_negation
 from visempar.amr.parse import parse_tree
 from visempar.amr.repair import repair
 from visempar.data.prompts import PromptBuilder
@@ -42,13 +43,19 @@ def _strict(text: str | None, variables: bool, concepts: str) -> penman.Graph | 
     return graph if len(set(variables_defined)) == len(variables_defined) else None
 
 
-def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "space") -> Parsed:
+def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "space",
+                    sentence: str = "", negation: str = "none") -> Parsed:
     """The graph a generation stands for (in the module docstring's order), with
-    repeated sibling subtrees cut to one copy."""
+    repeated sibling subtrees cut to one copy; with `negation: next-word`, the polarity a
+    negator in `sentence` marks (`visempar.amr.negation`), where the graph has none."""
     parsed = _graph_result(builder, generated, concepts)
     tree, dropped = drop_repeated_siblings(to_tree(parsed.graph))
     if dropped:
         parsed = Parsed(to_graph(tree), parsed.path, [*parsed.repairs, "repeated-subtree"])
+    if negation == "next-word":
+        graph, added = mark_negation(sentence, parsed.graph)
+        if added:
+            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "negation"])
     return parsed
 
 

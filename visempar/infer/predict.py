@@ -78,7 +78,9 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
     for n, i in enumerate(todo):
-        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts) for run in runs]
+        said = normalize_sentence(inputs[n], cfg.input_normalization)  # as the prompt builder reads it
+        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, cfg.negation)
+                      for run in runs]
         best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
         generations[i], results[i] = runs[best][n].text, candidates[best]
     return Predictions(list(sentences), results, generations, seconds,

@@ -204,7 +204,8 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
     budget = replace(prepared.budget, cap=min(prepared.budget.cap, 64))
     dev = dev_smatch(trainer.model, prepared.stack.tokenizer, prepared.builder,
                      prepared.eval.examples[:examples], budget=budget, batch_size=examples,
-                     concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype)
+                     concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype,
+                     negation=cfg.negation)
     return ok(f"eval loss {eval_loss:.4f}; generated {len(dev.generations)} graphs "
               f"({', '.join(dev.paths)}), Smatch F1 {dev.f1:.3f}",
               {"eval_loss": eval_loss, "generations": dev.generations, "smatch_f1": dev.f1})

@@ -353,7 +353,7 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
     return lambda model: dev_smatch(
         model, prepared.stack.tokenizer, prepared.builder, examples,
         budget=prepared.budget, batch_size=config.generation_batch_size,
-        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype).f1
+        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype, negation=config.negation).f1
 
 
 def kept_adapter(trainer, status: str) -> dict:
