@@ -93,6 +93,7 @@ class TrainConfig:
     top_p: float = 1.0
     input_normalization: str = "spaces"
     negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
+    copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
@@ -127,7 +128,7 @@ _CHOICES = {
     "select_best": ("eval_loss", "smatch", "last"),
     "optimizer": OPTIMIZERS,
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
-    "negation": ("none", "next-word"),
+    "negation": ("none", "next-word"), "copy_words": ("none", "nearest"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",

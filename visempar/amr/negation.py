@@ -6,7 +6,7 @@ the real training split, 293 sentences hold one of `NEGATORS`, 251 of their grap
 `:polarity`, and 62% of those polarities sit on the concept of the word right after the
 negator. A small parser often drops the polarity (2 of 18 right on the real dev split), so
 `mark_negation` adds it there when the graph has none: on the real dev split this raised
-Smatch F1 by 0.2, 0.5 and 0.5 points for three SmolLM2 systems (docs/real-corpus.md).
+Smatch F1 of the best SmolLM2 system by 0.15 points (docs/real-corpus.md).
 """
 
 from __future__ import annotations

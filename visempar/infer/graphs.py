@@ -18,6 +18,7 @@ from visempar.amr.dedupe import drop_repeated_siblings
 from visempar.amr.errors import AMRError
 from visempar.amr.graph import to_graph, to_tree
 from visempar.amr.negation import mark_negation
+from visempar.amr.wording import respell_from_sentence
 from visempar.amr.parse import parse_tree
 from visempar.amr.repair import repair
 from visempar.data.prompts import PromptBuilder
@@ -44,14 +45,20 @@ def _strict(text: str | None, variables: bool, concepts: str) -> penman.Graph | 
 
 
 def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "space",
-                    sentence: str = "", negation: str = "none") -> Parsed:
+                    sentence: str = "", negation: str = "none", copy_words: str = "none") -> Parsed:
     """The graph a generation stands for (in the module docstring's order), with
-    repeated sibling subtrees cut to one copy; with `negation: next-word`, the polarity a
-    negator in `sentence` marks (`visempar.amr.negation`), where the graph has none."""
+    repeated sibling subtrees cut to one copy; with `copy_words: nearest`, misspelled
+    words of `sentence` among its concepts respelled (`visempar.amr.wording`); with
+    `negation: next-word`, the polarity a negator in `sentence` marks
+    (`visempar.amr.negation`), where the graph has none."""
     parsed = _graph_result(builder, generated, concepts)
     tree, dropped = drop_repeated_siblings(to_tree(parsed.graph))
     if dropped:
         parsed = Parsed(to_graph(tree), parsed.path, [*parsed.repairs, "repeated-subtree"])
+    if copy_words == "nearest":
+        graph, respelled = respell_from_sentence(sentence, parsed.graph)
+        if respelled:
+            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "respelled-word"])
     if negation == "next-word":
         graph, added = mark_negation(sentence, parsed.graph)
         if added:

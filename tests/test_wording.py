@@ -1,0 +1,27 @@
+"""Misspelled sentence words among the concepts, respelled as the sentence has them."""
+
+from visempar.amr import format_graph, parse_graph
+from visempar.amr.wording import edit_distance, respell_from_sentence
+
+
+def respelled(sentence: str, text: str) -> tuple[str, int]:
+    graph, n = respell_from_sentence(sentence, parse_graph(text))
+    return format_graph(graph, "oneline"), n
+
+
+def test_a_near_miss_of_a_sentence_phrase_takes_its_spelling():
+    assert respelled("hiện nay xã có 68 tổ", "(c / có :time (h / hện nay) :agent (x / xã))") == (
+        "(c / có :time (h / hiện nay) :agent (x / xã))", 1)
+    assert respelled("chúng tôi vẫn tiếp tục điều tra", "(t / thiếp tục :agent (c / chúng tôi))") == (
+        "(t / tiếp tục :agent (c / chúng tôi))", 1)
+
+
+def test_english_concepts_far_words_and_sentence_words_stay():
+    for sentence, text in [("anh và em", "(a / and :op1 (a1 / anh) :op2 (e / em))"),   # `and` is ASCII
+                           ("trời mưa to", "(m / mưa :agent (t / trời) :mod (b / bão))"),   # too far
+                           ("trời mưa to", "(m / mưa :agent (t / trời))")]:
+        assert respelled(sentence, text) == (format_graph(parse_graph(text), "oneline"), 0), text
+
+
+def test_edit_distance():
+    assert [edit_distance(a, b) for a, b in [("", "abc"), ("tiếp", "thiếp"), ("abc", "abc"), ("ab", "ba")]] == [3, 1, 0, 2]
