@@ -324,7 +324,8 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
         return generate.DevScore(0.4567, ["(a / b)", "(c"], ["parsed", "repaired"], 9, {"eos": 2})
 
     monkeypatch.setattr(generate, "dev_smatch", dev_smatch)
-    prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore", negation="next-word", copy_words="nearest"),
+    prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore", negation="next-word", copy_words="nearest",
+                                                                 surplus_words="drop"),
                                budget=TokenBudget(cap=300, ratio=2.0),
                                stack=SimpleNamespace(tokenizer="tok", compute_dtype="bfloat16"), builder="builder",
                                eval=SimpleNamespace(examples=["e1", "e2", "e3"]))
@@ -336,7 +337,8 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
     (model, tok, builder, examples, kwargs), = calls
     assert (model, tok, builder, examples) == ("model", "tok", "builder", ["e1", "e2"])
     assert kwargs == {"budget": TokenBudget(cap=64, ratio=2.0), "batch_size": 2, "concepts": "underscore",
-                      "compute_dtype": "bfloat16", "negation": "next-word", "copy_words": "nearest"}
+                      "compute_dtype": "bfloat16", "negation": "next-word", "copy_words": "nearest",
+                      "surplus_words": "drop"}
     prepared.budget = TokenBudget(cap=40)
     step_checks.check_eval_path(prepared, trainer)
     assert calls[-1][4]["budget"] == TokenBudget(cap=40)

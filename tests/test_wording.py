@@ -25,3 +25,17 @@ def test_english_concepts_far_words_and_sentence_words_stay():
 
 def test_edit_distance():
     assert [edit_distance(a, b) for a, b in [("", "abc"), ("tiếp", "thiếp"), ("abc", "abc"), ("ab", "ba")]] == [3, 1, 0, 2]
+
+
+def test_leaves_repeating_a_word_more_often_than_the_sentence_says_it_go():
+    from visempar.amr.wording import drop_surplus_words
+
+    loop = "(n / nhắc :agent (a / anh) :time (l / lại :mod (a2 / anh) :mod (a3 / anh)) :theme (c / coi))"
+    graph, dropped = drop_surplus_words("anh nhắc lại : coi", parse_graph(loop))
+    assert (format_graph(graph, "oneline"), dropped) == ("(n / nhắc :agent (a / anh) :time (l / lại) :theme (c / coi))", 2)
+    kept = [("anh nói với anh", "(n / nói :agent (a / anh) :beneficiary (a2 / anh))"),    # said twice
+            ("anh nói", "(n / nói :agent (a / anh) :mod (a2 / anh :mod (t / to)))"),        # not a leaf
+            ("anh nói", "(a / anh :mod (a2 / anh))".replace("(a2 / anh)", "a")),            # a re-entrancy
+            ("nói", "(n / nói :agent (a / anh) :mod (a2 / anh))")]                           # not a word of it
+    for sentence, text in kept:
+        assert drop_surplus_words(sentence, parse_graph(text))[1] == 0, text

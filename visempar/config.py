@@ -94,6 +94,7 @@ class TrainConfig:
     input_normalization: str = "spaces"
     negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
     copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
+    surplus_words: str = "keep"  # drop: leaves repeating a sentence word more often than the sentence
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
@@ -129,6 +130,7 @@ _CHOICES = {
     "optimizer": OPTIMIZERS,
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
     "negation": ("none", "next-word"), "copy_words": ("none", "nearest"),
+    "surplus_words": ("keep", "drop"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",

@@ -18,7 +18,7 @@ from visempar.amr.dedupe import drop_repeated_siblings
 from visempar.amr.errors import AMRError
 from visempar.amr.graph import to_graph, to_tree
 from visempar.amr.negation import mark_negation
-from visempar.amr.wording import respell_from_sentence
+from visempar.amr.wording import drop_surplus_words, respell_from_sentence
 from visempar.amr.parse import parse_tree
 from visempar.amr.repair import repair
 from visempar.data.prompts import PromptBuilder
@@ -45,12 +45,14 @@ def _strict(text: str | None, variables: bool, concepts: str) -> penman.Graph | 
 
 
 def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "space",
-                    sentence: str = "", negation: str = "none", copy_words: str = "none") -> Parsed:
+                    sentence: str = "", negation: str = "none", copy_words: str = "none",
+                    surplus_words: str = "keep") -> Parsed:
     """The graph a generation stands for (in the module docstring's order), with
     repeated sibling subtrees cut to one copy; with `copy_words: nearest`, misspelled
     words of `sentence` among its concepts respelled (`visempar.amr.wording`); with
     `negation: next-word`, the polarity a negator in `sentence` marks
-    (`visempar.amr.negation`), where the graph has none."""
+    (`visempar.amr.negation`), where the graph has none; with `surplus_words: drop`, leaves
+    repeating a sentence word more often than `sentence` says it dropped."""
     parsed = _graph_result(builder, generated, concepts)
     tree, dropped = drop_repeated_siblings(to_tree(parsed.graph))
     if dropped:
@@ -59,6 +61,10 @@ def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "spa
         graph, respelled = respell_from_sentence(sentence, parsed.graph)
         if respelled:
             parsed = Parsed(graph, parsed.path, [*parsed.repairs, "respelled-word"])
+    if surplus_words == "drop":
+        graph, dropped = drop_surplus_words(sentence, parsed.graph)
+        if dropped:
+            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "surplus-word"])
     if negation == "next-word":
         graph, added = mark_negation(sentence, parsed.graph)
         if added:

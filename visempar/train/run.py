@@ -354,7 +354,7 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
         model, prepared.stack.tokenizer, prepared.builder, examples,
         budget=prepared.budget, batch_size=config.generation_batch_size,
         concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype, negation=config.negation,
-        copy_words=config.copy_words).f1
+        copy_words=config.copy_words, surplus_words=config.surplus_words).f1
 
 
 def kept_adapter(trainer, status: str) -> dict:
