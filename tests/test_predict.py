@@ -244,3 +244,17 @@ def test_a_sentence_longer_than_training_saw_is_warned_about_before_parsing(trai
         "warning: 1 sentence(s) longer than anything the run was trained on (a prompt of 384 tokens or more): "
         f"{src}:2 (")
     assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("#::snt") == 2
+
+
+def test_the_passes_after_decoding_change_at_inference_and_nothing_else_does(trained_run, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("dân không hiểu chủ trương .\n", encoding="utf-8")
+    base = ["predict", "--run", str(trained_run), "--input", str(src)]
+    res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "a.txt"), "--set", "negation=next-word",
+                                    "--set", "copy_words=nearest", "--set", "surplus_words=drop"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "b.txt"), "--set", "learning_rate=0.1"])
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == (
+        "Error: --set learning_rate: only the passes after decoding (negation, copy_words, surplus_words) "
+        "can change without retraining")
+    assert not (tmp_path / "b.txt").exists()

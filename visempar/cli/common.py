@@ -98,6 +98,23 @@ def stops(stopped_by: dict) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in stopped_by.items()) or "nothing"
 
 
+AFTER_DECODING_SET = click.option(
+    "--set", "after", multiple=True, metavar="KEY=VALUE",
+    help="Change one of the run's passes after decoding, no retraining needed: negation=next-word, "
+         "copy_words=nearest, surplus_words=drop (or none/none/keep).")
+
+
+def after_decoding(items) -> dict:
+    """`--set KEY=VALUE` items as a mapping (the run refuses keys other than its passes)."""
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise click.UsageError(f"--set {item!r}: expected KEY=VALUE")
+        out[key.strip()] = value.strip()
+    return out
+
+
 def load_run(run_dir: str, **kwargs):
     """A trained run, ready to generate (third-party noise silenced before it loads)."""
     from visempar.infer.load import load_run as load

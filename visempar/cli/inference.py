@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from visempar.cli.common import JSON_OUT, load_run, progress, refuse_outputs_on_inputs, stops, write_report
+from visempar.cli.common import (AFTER_DECODING_SET, JSON_OUT, after_decoding, load_run, progress,
+                                 refuse_outputs_on_inputs, stops, write_report)
 
 
 @click.command()
@@ -21,8 +22,9 @@ from visempar.cli.common import JSON_OUT, load_run, progress, refuse_outputs_on_
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also N sampled generations per sentence; keep the candidate with the highest "
                    "mean Smatch to the others (MBR).")
+@AFTER_DECODING_SET
 @JSON_OUT
-def predict(run_dir, input_path, output_path, normalize_input, batch_size, resume, samples, json_out):
+def predict(run_dir, input_path, output_path, normalize_input, batch_size, resume, samples, after, json_out):
     """Parse INPUT with a trained RUN into the challenge's submission format.
 
     Blocks are written as they are finished, to OUTPUT.partial; OUTPUT appears when all
@@ -33,6 +35,7 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
     from visempar.infer.predict import predict_file, read_sentence_lines
 
     refuse_outputs_on_inputs([input_path], {"--output": output_path, "--json": json_out})
+    passes = after_decoding(after)
     sentences = read_sentence_lines(input_path)
     from visempar.infer.load import overlong_sentences
 
@@ -42,7 +45,7 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
         click.echo(f"warning: {len(overlong)} sentence(s) longer than anything the run was trained on "
                    f"(a prompt of {limit} tokens or more): {shown}{', ...' if len(overlong) > 3 else ''}; "
                    "their graphs will be poor: split such lines into sentences", err=True)
-    loaded = load_run(run_dir)
+    loaded = load_run(run_dir, after=passes)
     bar, step = progress(sum(1 for s in sentences if s.strip()), "parsing", rate=True)
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

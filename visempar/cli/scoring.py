@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, refuse_outputs_on_inputs, stops, write_report
+from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, JSON_OUT, after_decoding, load_run, progress,
+                                 refuse_outputs_on_inputs, stops, write_report)
 
 
 @click.command()
@@ -36,9 +37,10 @@ from visempar.cli.common import ALIGN, JSON_OUT, load_run, progress, refuse_outp
 @ALIGN
 @click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
               help="With --run: also N sampled generations per sentence, MBR-selected.")
+@AFTER_DECODING_SET
 @JSON_OUT
 def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
-             normalize_concepts, align, samples, json_out):
+             normalize_concepts, align, samples, after, json_out):
     """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
     With --metric fine, also the fine-grained components (see visempar/scoring/fine.py).
@@ -52,7 +54,10 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     if run_dir:
         if pred_path or gold_path:
             raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
-        return _evaluate_run(run_dir, data_path, out_dir, json_out, samples=samples, **scoring)
+        return _evaluate_run(run_dir, data_path, out_dir, json_out, after_decoding(after), samples=samples,
+                             **scoring)
+    if after:
+        raise click.UsageError("--set changes a run's passes after decoding: it goes with --run")
     if not (pred_path and gold_path):
         raise click.UsageError("give --predictions and --gold, or --run")
     from visempar.scoring.files import score_files
@@ -84,13 +89,13 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     write_report(json_out, {"metric": metric, **extra, **report.to_dict()})
 
 
-def _evaluate_run(run_dir, data_path, out_dir, json_out, **scoring):
+def _evaluate_run(run_dir, data_path, out_dir, json_out, passes, **scoring):
     from visempar.amr import read_corpus
     from visempar.data.corpus import sample_path
     from visempar.infer.predict import evaluate_run
 
     gold = read_corpus(data_path or sample_path("test"))  # before the model loads: fail fast
-    loaded = load_run(run_dir)
+    loaded = load_run(run_dir, after=passes)
     out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
     bar, step = progress(len(gold), "parsing")
     with bar:

@@ -30,23 +30,32 @@ class Loaded:
     compute_dtype: str = "float32"  # float32 | bfloat16, as `model.device.compute_dtype` resolved it
 
 
-def load_run(run_dir: str | Path, *, merged: bool = False) -> Loaded:
+AFTER_DECODING = ("negation", "copy_words", "surplus_words")  # keys a run may change at inference
+
+
+def load_run(run_dir: str | Path, *, merged: bool = False, after: dict | None = None) -> Loaded:
     """Base + adapter of a finished run for inference, merged and in the compute dtype
     where the base is not quantised (`inference_model`). `merged` is the export: the
     adapter merged into the base as it loads (`model.build.load_dtype`); a 4-bit base is
-    first dequantised to fp32, so the merged weights are those the adapter was trained on."""
+    first dequantised to fp32, so the merged weights are those the adapter was trained on.
+    `after` overrides the run's passes after decoding (`AFTER_DECODING`), which need no
+    retraining; other keys are refused."""
     import torch
     from peft import PeftModel
 
     from visempar.model.build import load_base, load_tokenizer, wants_4bit
     from visempar.model.device import compute_dtype, set_threads
     from visempar.model.resolve import resolve_model
-    from visempar.config import load_config
+    from visempar.config import ConfigError, load_config
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
         raise RunDirError(f"{run_dir}: not a run directory (no config.yaml)")
-    config = load_config(run_dir / "config.yaml")
+    other = sorted(set(after or {}) - set(AFTER_DECODING))
+    if other:
+        raise ConfigError(f"--set {', '.join(other)}: only the passes after decoding "
+                          f"({', '.join(AFTER_DECODING)}) can change without retraining")
+    config = load_config(run_dir / "config.yaml", after or None)
     set_threads(config.cpu_threads)
     adapter = run_dir / "adapter"
     if not (adapter / "adapter_config.json").exists():
