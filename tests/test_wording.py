@@ -39,3 +39,10 @@ def test_leaves_repeating_a_word_more_often_than_the_sentence_says_it_go():
             ("nói", "(n / nói :agent (a / anh) :mod (a2 / anh))")]                           # not a word of it
     for sentence, text in kept:
         assert drop_surplus_words(sentence, parse_graph(text))[1] == 0, text
+
+
+def test_a_vietnamese_leaf_the_sentence_does_not_have_goes_an_english_one_stays():
+    from visempar.amr.wording import drop_surplus_words
+
+    graph, dropped = drop_surplus_words("anh nói", parse_graph("(n / nói :agent (a / anh) :mod (đ / đẹp) :time (b / before))"))
+    assert (format_graph(graph, "oneline"), dropped) == ("(n / nói :agent (a / anh) :time (b / before))", 1)

@@ -94,7 +94,7 @@ class TrainConfig:
     input_normalization: str = "spaces"
     negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
     copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
-    surplus_words: str = "keep"  # drop: leaves repeating a sentence word more often than the sentence
+    surplus_words: str = "keep"  # drop: leaves repeating a sentence word too often, or absent from it
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
