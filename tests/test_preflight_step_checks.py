@@ -325,10 +325,10 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
 
     monkeypatch.setattr(generate, "dev_smatch", dev_smatch)
     prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore", negation="next-word", copy_words="nearest",
-                                                                 surplus_words="drop"),
+                                                                 surplus_words="drop", missing_words="add"),
                                budget=TokenBudget(cap=300, ratio=2.0),
                                stack=SimpleNamespace(tokenizer="tok", compute_dtype="bfloat16"), builder="builder",
-                               eval=SimpleNamespace(examples=["e1", "e2", "e3"]))
+                               eval=SimpleNamespace(examples=["e1", "e2", "e3"]), lexicon="lexicon")
     trainer = SimpleNamespace(model="model", evaluate=lambda: {"eval_loss": 1.23456, "eval_runtime": 0.1})
     check = step_checks.check_eval_path(prepared, trainer)
     assert (check.status, check.reason) == (
@@ -338,7 +338,7 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
     assert (model, tok, builder, examples) == ("model", "tok", "builder", ["e1", "e2"])
     assert kwargs == {"budget": TokenBudget(cap=64, ratio=2.0), "batch_size": 2, "concepts": "underscore",
                       "compute_dtype": "bfloat16", "negation": "next-word", "copy_words": "nearest",
-                      "surplus_words": "drop"}
+                      "surplus_words": "drop", "missing_words": "add", "lexicon": "lexicon"}
     prepared.budget = TokenBudget(cap=40)
     step_checks.check_eval_path(prepared, trainer)
     assert calls[-1][4]["budget"] == TokenBudget(cap=40)

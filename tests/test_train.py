@@ -171,6 +171,8 @@ def test_train_writes_a_complete_run(trained_run):
                                                if p.is_file() and p.name != "visempar-complete.json")
         assert mark["files"]["adapter_model.safetensors"]["size"] == (folder / "adapter_model.safetensors").stat().st_size
     assert all((trained_run / "checkpoints" / name / "tokenizer.json").exists() for name in marks)
+    lexicon = json.loads((trained_run / "lexicon.json").read_text(encoding="utf-8"))
+    assert len(lexicon) > 20 and all(len(v) == 3 and 0 < v[1] <= v[0] for v in lexicon.values())
     run = json.loads((trained_run / "run.json").read_text())
     assert run["schedule"]["total_steps"] == 6 and run["build_order"] == ["load", "lora", "checkpointing"]
     from peft import PeftModel

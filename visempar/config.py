@@ -95,6 +95,7 @@ class TrainConfig:
     negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
     copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
     surplus_words: str = "keep"  # drop: leaves repeating a sentence word too often, or absent from it
+    missing_words: str = "none"  # add: likely-concept words of the sentence the graph lacks, under the root
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
@@ -130,7 +131,7 @@ _CHOICES = {
     "optimizer": OPTIMIZERS,
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
     "negation": ("none", "next-word"), "copy_words": ("none", "nearest"),
-    "surplus_words": ("keep", "drop"),
+    "surplus_words": ("keep", "drop"), "missing_words": ("none", "add"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",

@@ -21,6 +21,7 @@ from visempar.amr.negation import mark_negation
 from visempar.amr.wording import drop_surplus_words, respell_from_sentence
 from visempar.amr.parse import parse_tree
 from visempar.amr.repair import repair
+from visempar.data.lexicon import Lexicon, add_missing_words
 from visempar.data.prompts import PromptBuilder
 
 
@@ -46,13 +47,16 @@ def _strict(text: str | None, variables: bool, concepts: str) -> penman.Graph | 
 
 def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "space",
                     sentence: str = "", negation: str = "none", copy_words: str = "none",
-                    surplus_words: str = "keep") -> Parsed:
+                    surplus_words: str = "keep", missing_words: str = "none",
+                    lexicon: Lexicon | None = None) -> Parsed:
     """The graph a generation stands for (in the module docstring's order), with
     repeated sibling subtrees cut to one copy; with `copy_words: nearest`, misspelled
     words of `sentence` among its concepts respelled (`visempar.amr.wording`); with
     `negation: next-word`, the polarity a negator in `sentence` marks
     (`visempar.amr.negation`), where the graph has none; with `surplus_words: drop`, leaves
-    repeating a sentence word more often than `sentence` says it dropped."""
+    repeating a sentence word more often than `sentence` says it dropped; with
+    `missing_words: add` and a `lexicon`, the words of `sentence` that are likely concepts
+    and missing added under the root (`visempar.data.lexicon`)."""
     parsed = _graph_result(builder, generated, concepts)
     tree, dropped = drop_repeated_siblings(to_tree(parsed.graph))
     if dropped:
@@ -65,6 +69,10 @@ def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "spa
         graph, dropped = drop_surplus_words(sentence, parsed.graph)
         if dropped:
             parsed = Parsed(graph, parsed.path, [*parsed.repairs, "surplus-word"])
+    if missing_words == "add" and lexicon is not None:
+        graph, added = add_missing_words(sentence, parsed.graph, lexicon)
+        if added:
+            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "missing-word"])
     if negation == "next-word":
         graph, added = mark_negation(sentence, parsed.graph)
         if added:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from visempar.data.lexicon import Lexicon
 from visempar.data.prompts import PromptBuilder
 from visempar.errors import VisemparError
 from visempar.infer.budget import TokenBudget
@@ -28,9 +29,10 @@ class Loaded:
     run_dir: Path | None
     budget: TokenBudget
     compute_dtype: str = "float32"  # float32 | bfloat16, as `model.device.compute_dtype` resolved it
+    lexicon: Lexicon | None = None  # the training graphs' word -> concept lexicon (`missing_words`)
 
 
-AFTER_DECODING = ("negation", "copy_words", "surplus_words")  # keys a run may change at inference
+AFTER_DECODING = ("negation", "copy_words", "surplus_words", "missing_words")  # changeable at inference
 
 
 def load_run(run_dir: str | Path, *, merged: bool = False, after: dict | None = None) -> Loaded:
@@ -76,7 +78,7 @@ def load_run(run_dir: str | Path, *, merged: bool = False, after: dict | None = 
         model = inference_model(model, dtype)
     model.eval()
     return Loaded(model, tokenizer, PromptBuilder.for_config(config, tokenizer), config, run_dir,
-                  run_budget(run_dir, config), dtype)
+                  run_budget(run_dir, config), dtype, run_lexicon(run_dir, config))
 
 
 def inference_model(model, dtype: str):
@@ -88,6 +90,19 @@ def inference_model(model, dtype: str):
 
     model = model.merge_and_unload()
     return model.to(getattr(torch, dtype)) if dtype == "bfloat16" else model
+
+
+def run_lexicon(run_dir: Path, config) -> Lexicon | None:
+    """The lexicon fitted on the run's training graphs (`lexicon.json`); for a run trained
+    before it was stored, fitted again from its training file when that is still there."""
+    stored = run_dir / "lexicon.json"
+    if stored.exists():
+        return Lexicon.from_dict(json.loads(stored.read_text(encoding="utf-8")))
+    from visempar.amr.io import read_corpus
+    from visempar.data.corpus import sample_path
+
+    train = Path(config.train_data) if config.train_data else sample_path("train")
+    return Lexicon.fit(read_corpus(train, on_error="skip").examples) if train.exists() else None
 
 
 def run_budget(run_dir: Path, config) -> TokenBudget:

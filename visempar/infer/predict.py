@@ -80,7 +80,8 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
     for n, i in enumerate(todo):
         said = normalize_sentence(inputs[n], cfg.input_normalization)  # as the prompt builder reads it
         candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, cfg.negation,
-                                      cfg.copy_words, cfg.surplus_words) for run in runs]
+                                      cfg.copy_words, cfg.surplus_words, cfg.missing_words, loaded.lexicon)
+                      for run in runs]
         best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
         generations[i], results[i] = runs[best][n].text, candidates[best]
     return Predictions(list(sentences), results, generations, seconds,

@@ -25,6 +25,7 @@ from visempar.amr.errors import CorpusError
 from visempar.amr.io import read_corpus
 from visempar.data.corpus import sample_path
 from visempar.data.encode import Encoded, TruncationError, encode_examples
+from visempar.data.lexicon import Lexicon
 from visempar.data.prompts import PromptBuilder
 from visempar.infer.budget import TokenBudget
 from visempar.errors import VisemparError
@@ -52,6 +53,7 @@ class Prepared:
     eval: Encoded
     schedule: Schedule
     budget: TokenBudget
+    lexicon: Lexicon  # fitted on the training graphs (`missing_words`), stored in lexicon.json
 
 
 def data_paths(config: TrainConfig) -> tuple[str, str]:
@@ -113,7 +115,7 @@ def prepare(config: TrainConfig, stack: Stack | None = None, log=print) -> Prepa
         encoded.append(enc)
     schedule = plan(config, len(encoded[0].rows), world_size())
     return Prepared(config, stack, builder, encoded[0], encoded[1], schedule,
-                    fit_budget(config, encoded[0], stack.tokenizer))
+                    fit_budget(config, encoded[0], stack.tokenizer), Lexicon.fit(corpora[0].examples))
 
 
 def fit_budget(config: TrainConfig, train: Encoded, tokenizer) -> TokenBudget:
@@ -340,6 +342,7 @@ def write_run_info(config: TrainConfig, run_dir: Path, prepared: Prepared) -> No
         "schedule": prepared.schedule.to_dict(), "token_budget": prepared.budget.to_dict(),
         "train_lengths": prepared.train.lengths.to_dict(),
         "eval_lengths": prepared.eval.lengths.to_dict()})
+    write_json(run_dir / "lexicon.json", prepared.lexicon.to_dict(), indent=None)
 
 
 def dev_scorer(config: TrainConfig, prepared: Prepared):
@@ -354,7 +357,8 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
         model, prepared.stack.tokenizer, prepared.builder, examples,
         budget=prepared.budget, batch_size=config.generation_batch_size,
         concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype, negation=config.negation,
-        copy_words=config.copy_words, surplus_words=config.surplus_words).f1
+        copy_words=config.copy_words, surplus_words=config.surplus_words,
+        missing_words=config.missing_words, lexicon=prepared.lexicon).f1
 
 
 def kept_adapter(trainer, status: str) -> dict:
