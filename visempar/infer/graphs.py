@@ -50,33 +50,29 @@ def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "spa
                     surplus_words: str = "keep", missing_words: str = "none",
                     lexicon: Lexicon | None = None) -> Parsed:
     """The graph a generation stands for (in the module docstring's order), with
-    repeated sibling subtrees cut to one copy; with `copy_words: nearest`, misspelled
-    words of `sentence` among its concepts respelled (`visempar.amr.wording`); with
-    `negation: next-word`, the polarity a negator in `sentence` marks
-    (`visempar.amr.negation`), where the graph has none; with `surplus_words: drop`, leaves
-    repeating a sentence word more often than `sentence` says it dropped; with
-    `missing_words: add` and a `lexicon`, the words of `sentence` that are likely concepts
-    and missing added under the root (`visempar.data.lexicon`)."""
+    repeated sibling subtrees cut to one copy, then the passes that read `sentence`, in
+    this order, each recorded among the repairs where it changed the graph:
+    `copy_words: nearest` respells misspelled sentence words (`visempar.amr.wording`),
+    `surplus_words: drop` drops leaves the sentence does not license (the same module),
+    `missing_words: add` adds the sentence's likely-concept words under the root
+    (`visempar.data.lexicon`, with the run's `lexicon`), `negation: next-word` marks the
+    polarity a negator governs (`visempar.amr.negation`)."""
     parsed = _graph_result(builder, generated, concepts)
     tree, dropped = drop_repeated_siblings(to_tree(parsed.graph))
     if dropped:
         parsed = Parsed(to_graph(tree), parsed.path, [*parsed.repairs, "repeated-subtree"])
-    if copy_words == "nearest":
-        graph, respelled = respell_from_sentence(sentence, parsed.graph)
-        if respelled:
-            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "respelled-word"])
-    if surplus_words == "drop":
-        graph, dropped = drop_surplus_words(sentence, parsed.graph)
-        if dropped:
-            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "surplus-word"])
-    if missing_words == "add" and lexicon is not None:
-        graph, added = add_missing_words(sentence, parsed.graph, lexicon)
-        if added:
-            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "missing-word"])
-    if negation == "next-word":
-        graph, added = mark_negation(sentence, parsed.graph)
-        if added:
-            parsed = Parsed(graph, parsed.path, [*parsed.repairs, "negation"])
+    passes = [
+        (copy_words == "nearest", "respelled-word", respell_from_sentence),
+        (surplus_words == "drop", "surplus-word", drop_surplus_words),
+        (missing_words == "add" and lexicon is not None, "missing-word",
+         lambda text, graph: add_missing_words(text, graph, lexicon)),
+        (negation == "next-word", "negation", mark_negation),
+    ]
+    for wanted, kind, apply in passes:
+        if wanted:
+            graph, changed = apply(sentence, parsed.graph)
+            if changed:
+                parsed = Parsed(graph, parsed.path, [*parsed.repairs, kind])
     return parsed
 
 
