@@ -80,10 +80,9 @@ def drop_surplus_words(sentence: str, graph: penman.Graph) -> tuple[penman.Graph
     seen: Counter = Counter()
     drop = set()
     for node, word in concept.items():
-        if not word or node == graph.top or node in has_roles or into[node] != 1:
-            seen[word] += 1
-            continue
         seen[word] += 1
+        if not word or node == graph.top or node in has_roles or into[node] != 1:
+            continue
         allowed = occurrences(text, word)
         absent = not word.isascii() and not word.startswith('"') and word.replace("_", " ") not in text
         if (allowed and seen[word] > allowed) or absent:

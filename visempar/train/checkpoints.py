@@ -11,6 +11,7 @@ checkpoints only after the new one is committed, and never the newest verified o
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -54,8 +55,6 @@ def commit(folder: Path, **extra) -> None:
 def problem(folder: Path) -> str | None:
     """Why `folder` cannot be trusted, or None when its record verifies. A record without
     a file list (written before files were recorded) is trusted as complete."""
-    import json
-
     try:
         record = json.loads((folder / COMPLETE).read_text(encoding="utf-8"))
     except FileNotFoundError:
