@@ -252,10 +252,10 @@ def test_the_passes_after_decoding_change_at_inference_and_nothing_else_does(tra
     base = ["predict", "--run", str(trained_run), "--input", str(src)]
     res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "a.txt"), "--set", "negation=next-word",
                                     "--set", "copy_words=nearest", "--set", "surplus_words=drop",
-                                    "--set", "missing_words=add"])
+                                    "--set", "missing_words=add", "--set", "names=capitalized"])
     assert res.exit_code == 0, res.output
     res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "b.txt"), "--set", "learning_rate=0.1"])
     assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == (
         "Error: --set learning_rate: only the passes after decoding (negation, copy_words, surplus_words, "
-        "missing_words) can change without retraining")
+        "missing_words, names) can change without retraining")
     assert not (tmp_path / "b.txt").exists()

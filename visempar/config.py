@@ -96,6 +96,7 @@ class TrainConfig:
     copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
     surplus_words: str = "keep"  # drop: leaves repeating a sentence word too often, or absent from it
     missing_words: str = "none"  # add: likely-concept words of the sentence the graph lacks, under the root
+    names: str = "none"  # capitalized: capitalised words of the sentence written as named entities
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
@@ -132,6 +133,7 @@ _CHOICES = {
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
     "negation": ("none", "next-word"), "copy_words": ("none", "nearest"),
     "surplus_words": ("keep", "drop"), "missing_words": ("none", "add"),
+    "names": ("none", "capitalized"),
 }
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",

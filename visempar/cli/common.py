@@ -101,7 +101,8 @@ def stops(stopped_by: dict) -> str:
 AFTER_DECODING_SET = click.option(
     "--set", "after", multiple=True, metavar="KEY=VALUE",
     help="Change one of the run's passes after decoding, no retraining needed: negation=next-word, "
-         "copy_words=nearest, surplus_words=drop, missing_words=add (or none/none/keep/none).")
+         "copy_words=nearest, surplus_words=drop, missing_words=add, names=capitalized "
+         "(or none/none/keep/none/none).")
 
 
 def after_decoding(items) -> dict:

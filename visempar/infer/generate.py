@@ -15,7 +15,7 @@ from visempar.data.encode import prompt_ids
 from visempar.data.prompts import PromptBuilder
 from visempar.infer.budget import TokenBudget
 from visempar.infer.decode import Decoded, decode, left_padded
-from visempar.infer.graphs import to_graph_result
+from visempar.infer.graphs import NO_PASSES, Passes, to_graph_result
 
 
 @dataclass
@@ -118,8 +118,7 @@ class DevScore:
 
 def dev_smatch(model, tokenizer, builder: PromptBuilder, examples, *, budget: TokenBudget | int,
                batch_size: int, concepts: str = "space", compute_dtype: str = "float32",
-               negation: str = "none", copy_words: str = "none", surplus_words: str = "keep",
-               missing_words: str = "none", lexicon=None) -> DevScore:
+               passes: Passes = NO_PASSES, lexicon=None) -> DevScore:
     """Generate, repair and score `examples` (corpus Smatch F1): the evaluation path that
     preflight proves and that model selection reads at every evaluation."""
     from visempar.amr.format import format_graph
@@ -127,8 +126,7 @@ def dev_smatch(model, tokenizer, builder: PromptBuilder, examples, *, budget: To
 
     generated = generate(model, tokenizer, builder, [e.sentence or "" for e in examples],
                          batch_size=batch_size, budget=budget, compute_dtype=compute_dtype)
-    parsed = [to_graph_result(builder, g.text, concepts, e.sentence or "", negation, copy_words, surplus_words,
-                              missing_words, lexicon)
+    parsed = [to_graph_result(builder, g.text, concepts, e.sentence or "", passes, lexicon)
               for g, e in zip(generated, examples)]
     report, _ = score_texts([format_graph(p.graph) for p in parsed],
                             [e.text or format_graph(e.graph) for e in examples], bootstrap=0,

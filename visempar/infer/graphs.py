@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import penman
 
@@ -17,6 +17,7 @@ from visempar.amr.concepts import normalize_concepts
 from visempar.amr.dedupe import drop_repeated_siblings
 from visempar.amr.errors import AMRError
 from visempar.amr.graph import to_graph, to_tree
+from visempar.amr.names import mark_names
 from visempar.amr.negation import mark_negation
 from visempar.amr.wording import drop_surplus_words, respell_from_sentence
 from visempar.amr.parse import parse_tree
@@ -45,30 +46,52 @@ def _strict(text: str | None, variables: bool, concepts: str) -> penman.Graph | 
     return graph if len(set(variables_defined)) == len(variables_defined) else None
 
 
+@dataclass(frozen=True)
+class Passes:
+    """The passes after decoding that read the sentence; the config keys of the same names
+    (off by default). They need no retraining, so `predict` and `evaluate --run` may change
+    them (`AFTER_DECODING`)."""
+
+    negation: str = "none"
+    copy_words: str = "none"
+    surplus_words: str = "keep"
+    missing_words: str = "none"
+    names: str = "none"
+
+    @classmethod
+    def of(cls, config) -> Passes:
+        return cls(**{k: getattr(config, k) for k in AFTER_DECODING})
+
+
+AFTER_DECODING: tuple[str, ...] = tuple(f.name for f in fields(Passes))
+NO_PASSES = Passes()
+
+
 def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "space",
-                    sentence: str = "", negation: str = "none", copy_words: str = "none",
-                    surplus_words: str = "keep", missing_words: str = "none",
+                    sentence: str = "", passes: Passes = NO_PASSES,
                     lexicon: Lexicon | None = None) -> Parsed:
     """The graph a generation stands for (in the module docstring's order), with
-    repeated sibling subtrees cut to one copy, then the passes that read `sentence`, in
+    repeated sibling subtrees cut to one copy, then the `passes` that read `sentence`, in
     this order, each recorded among the repairs where it changed the graph:
     `copy_words: nearest` respells misspelled sentence words (`visempar.amr.wording`),
     `surplus_words: drop` drops leaves the sentence does not license (the same module),
     `missing_words: add` adds the sentence's likely-concept words under the root
-    (`visempar.data.lexicon`, with the run's `lexicon`), `negation: next-word` marks the
-    polarity a negator governs (`visempar.amr.negation`)."""
+    (`visempar.data.lexicon`, with the run's `lexicon`), `names: capitalized` writes its
+    capitalised words as named entities (`visempar.amr.names`), `negation: next-word` marks
+    the polarity a negator governs (`visempar.amr.negation`)."""
     parsed = _graph_result(builder, generated, concepts)
     tree, dropped = drop_repeated_siblings(to_tree(parsed.graph))
     if dropped:
         parsed = Parsed(to_graph(tree), parsed.path, [*parsed.repairs, "repeated-subtree"])
-    passes = [
-        (copy_words == "nearest", "respelled-word", respell_from_sentence),
-        (surplus_words == "drop", "surplus-word", drop_surplus_words),
-        (missing_words == "add" and lexicon is not None, "missing-word",
+    steps = [
+        (passes.copy_words == "nearest", "respelled-word", respell_from_sentence),
+        (passes.surplus_words == "drop", "surplus-word", drop_surplus_words),
+        (passes.missing_words == "add" and lexicon is not None, "missing-word",
          lambda text, graph: add_missing_words(text, graph, lexicon)),
-        (negation == "next-word", "negation", mark_negation),
+        (passes.names == "capitalized", "name", mark_names),
+        (passes.negation == "next-word", "negation", mark_negation),
     ]
-    for wanted, kind, apply in passes:
+    for wanted, kind, apply in steps:
         if wanted:
             graph, changed = apply(sentence, parsed.graph)
             if changed:

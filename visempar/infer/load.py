@@ -12,6 +12,7 @@ from visempar.data.lexicon import Lexicon
 from visempar.data.prompts import PromptBuilder
 from visempar.errors import VisemparError
 from visempar.infer.budget import TokenBudget
+from visempar.infer.graphs import AFTER_DECODING
 
 
 class RunDirError(VisemparError, FileNotFoundError):
@@ -30,9 +31,6 @@ class Loaded:
     budget: TokenBudget
     compute_dtype: str = "float32"  # float32 | bfloat16, as `model.device.compute_dtype` resolved it
     lexicon: Lexicon | None = None  # the training graphs' word -> concept lexicon (`missing_words`)
-
-
-AFTER_DECODING = ("negation", "copy_words", "surplus_words", "missing_words")  # changeable at inference
 
 
 def load_run(run_dir: str | Path, *, merged: bool = False, after: dict | None = None) -> Loaded:

@@ -22,7 +22,7 @@ from visempar.amr.io import Corpus, read_text, submission_block, write_blocks
 from visempar.amr.repair import repair
 from visempar.data.prompts import normalize_sentence
 from visempar.infer.generate import Generated, generate, generation_counts
-from visempar.infer.graphs import Parsed, path_counts, to_graph_result
+from visempar.infer.graphs import Parsed, Passes, path_counts, to_graph_result
 from visempar.infer.load import Loaded
 from visempar.locks import OutputLock
 from visempar.reports import write_json
@@ -79,8 +79,8 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
     for n, i in enumerate(todo):
         said = normalize_sentence(inputs[n], cfg.input_normalization)  # as the prompt builder reads it
-        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, cfg.negation,
-                                      cfg.copy_words, cfg.surplus_words, cfg.missing_words, loaded.lexicon)
+        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, Passes.of(cfg),
+                                      loaded.lexicon)
                       for run in runs]
         best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
         generations[i], results[i] = runs[best][n].text, candidates[best]

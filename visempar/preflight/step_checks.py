@@ -195,6 +195,7 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
     from dataclasses import replace
 
     from visempar.infer.generate import dev_smatch
+    from visempar.infer.graphs import Passes
 
     cfg = prepared.config
     metrics = trainer.evaluate()
@@ -205,8 +206,7 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
     dev = dev_smatch(trainer.model, prepared.stack.tokenizer, prepared.builder,
                      prepared.eval.examples[:examples], budget=budget, batch_size=examples,
                      concepts=cfg.concepts, compute_dtype=prepared.stack.compute_dtype,
-                     negation=cfg.negation, copy_words=cfg.copy_words, surplus_words=cfg.surplus_words,
-                     missing_words=cfg.missing_words, lexicon=prepared.lexicon)
+                     passes=Passes.of(cfg), lexicon=prepared.lexicon)
     return ok(f"eval loss {eval_loss:.4f}; generated {len(dev.generations)} graphs "
               f"({', '.join(dev.paths)}), Smatch F1 {dev.f1:.3f}",
               {"eval_loss": eval_loss, "generations": dev.generations, "smatch_f1": dev.f1})

@@ -351,14 +351,14 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
     if config.select_best != "smatch" or not config.eval_steps:
         return None
     from visempar.infer.generate import dev_smatch
+    from visempar.infer.graphs import Passes
 
     examples = prepared.eval.examples[:config.dev_smatch_examples]
     return lambda model: dev_smatch(
         model, prepared.stack.tokenizer, prepared.builder, examples,
         budget=prepared.budget, batch_size=config.generation_batch_size,
-        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype, negation=config.negation,
-        copy_words=config.copy_words, surplus_words=config.surplus_words,
-        missing_words=config.missing_words, lexicon=prepared.lexicon).f1
+        concepts=config.concepts, compute_dtype=prepared.stack.compute_dtype,
+        passes=Passes.of(config), lexicon=prepared.lexicon).f1
 
 
 def kept_adapter(trainer, status: str) -> dict:

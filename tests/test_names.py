@@ -1,0 +1,61 @@
+"""The names pass: capitalised words of the sentence written as named entities."""
+
+from visempar.amr import format_graph, parse_graph
+from visempar.amr.names import capitalised_runs, mark_names
+from visempar.infer.graphs import Passes, to_graph_result
+from visempar.data.prompts import PromptBuilder
+from visempar.scoring.files import score_texts
+
+
+def named(sentence: str, text: str) -> tuple[str, int]:
+    graph, added = mark_names(sentence, parse_graph(text))
+    return format_graph(graph, "oneline"), added
+
+
+def runs_of(sentence: str) -> list[str]:
+    return [" ".join(words) for _, words in capitalised_runs(sentence)]
+
+
+def test_runs_are_capitalised_words_past_the_start_of_a_clause():
+    assert runs_of("tôi nhớ lời anh chủ tịch xã Bùi Văn Luyến nhắc lại") == ["Bùi Văn Luyến"]
+    assert runs_of("Hắn nói với chị Hai_Tỷ : - Con đi") == ["Hai Tỷ"]  # word-segmented input too
+    assert runs_of("Cúc_Hương trải giấy") == ["Cúc Hương"]  # two words at the start: a name
+    assert runs_of("Ông Trương về") == ["Trương"]  # a title at the start is not the name
+    assert runs_of("Thế_thì tôi về") == []  # one capitalised word at the start: not a name
+    assert runs_of("TIN VẮN Hà Nội Mưa To") == []  # mostly capitalised: a headline
+
+
+def test_a_name_written_as_plain_words_becomes_an_entity_where_the_model_put_it():
+    text, added = named("tôi gặp anh Bùi Văn Luyến hôm qua",
+                        "(g / gặp :agent (t / tôi) :patient (b / bùi) :mod (l / luyến) :time (h / hôm qua))")
+    assert added == 1
+    assert text == ("(g / gặp :agent (t / tôi) :patient (b / person :name (n0 / name :op1 (w0 / Bùi) "
+                    ":op2 (w1 / Văn) :op3 (w2 / Luyến)) :wiki -) :time (h / hôm qua))")
+
+
+def test_a_missing_name_hangs_under_its_title_and_a_place_gets_its_type_and_wiki():
+    text, added = named("anh Đu mượn tiền", "(m / mượn :agent (a / anh) :theme (t / tiền))")
+    assert (text, added) == ("(m / mượn :agent (a / anh :mod (e0 / person :name (n0 / name :op1 (w0 / Đu)) "
+                             ":wiki -)) :theme (t / tiền))", 1)
+    text, added = named("họ đến từ nước Việt Nam", "(đ / đến :agent (h / họ))")
+    assert added == 1
+    assert ":mod (e0 / country :name (n0 / name :op1 (w0 / Việt) :op2 (w1 / Nam)) " \
+           ":wiki (w2 / Việt_Nam))" in text
+
+
+def test_a_name_the_graph_holds_is_left_alone():
+    text = "(g / gặp :patient (p / person :name (n / name :op1 (x / Luyến)) :wiki -))"
+    assert named("tôi gặp anh Luyến", text) == (format_graph(parse_graph(text), "oneline"), 0)
+
+
+def test_the_pass_raises_smatch_against_a_gold_that_names_the_person():
+    gold = ("(g / gặp :agent (t / tôi) :patient (p / person :name (n / name :op1 (x / Bùi) "
+            ":op2 (y / Văn) :op3 (z / Luyến)) :wiki -))")
+    output = "(g / gặp :agent (t / tôi) :patient (b / bùi) :mod (l / luyến))"
+    builder = PromptBuilder("baseline")
+    sentence = "tôi gặp anh Bùi Văn Luyến"
+    off = to_graph_result(builder, output, sentence=sentence)
+    on = to_graph_result(builder, output, sentence=sentence, passes=Passes(names="capitalized"))
+    assert "name" in on.repairs and "name" not in off.repairs
+    f1 = [score_texts([format_graph(r.graph)], [gold], bootstrap=0)[0].f1 for r in (off, on)]
+    assert f1[0] < 0.6 and f1[1] == 1.0
