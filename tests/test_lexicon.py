@@ -11,12 +11,21 @@ def lexicon() -> Lexicon:
     return Lexicon.fit(examples)
 
 
-def test_a_word_that_is_usually_a_concept_is_added_under_the_root_with_its_commonest_role():
+def test_a_word_that_is_usually_a_concept_is_added_with_its_commonest_role():
     lex = lexicon()
     assert lex.likely("cá") == ":patient" and lex.likely("mèo") == ":agent"
     assert lex.likely("của") is None and lex.likely("chó") is None       # never a concept; never seen
     graph, added = add_missing_words("mèo ăn cá của tôi", parse_graph("(ă / ăn :agent (m / mèo))"), lex)
     assert (format_graph(graph, "oneline"), added) == ("(ă / ăn :agent (m / mèo) :patient (w2 / cá))", 1)
+
+
+def test_the_added_word_hangs_beside_its_nearest_neighbour_in_the_graph():
+    graph, added = add_missing_words("tôi thấy mèo ăn cá", parse_graph(
+        "(t / thấy :agent (t2 / tôi) :theme (ă / ăn :agent (m / mèo)))"), lexicon())
+    assert (format_graph(graph, "oneline"), added) == (
+        "(t / thấy :agent (t2 / tôi) :theme (ă / ăn :agent (m / mèo) :patient (w4 / cá)))", 1)
+    graph, _ = add_missing_words("cá", parse_graph("(x / xem)"), lexicon())  # no neighbour: the root
+    assert format_graph(graph, "oneline") == "(x / xem :patient (w1 / cá))"
 
 
 def test_nothing_is_added_when_every_likely_word_is_there():

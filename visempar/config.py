@@ -95,7 +95,7 @@ class TrainConfig:
     negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
     copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
     surplus_words: str = "keep"  # drop: leaves repeating a sentence word too often, or absent from it
-    missing_words: str = "none"  # add: likely-concept words of the sentence the graph lacks, under the root
+    missing_words: str = "none"  # add: likely-concept words of the sentence the graph lacks, beside their neighbours
     names: str = "none"  # capitalized: capitalised words of the sentence written as named entities
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"

@@ -75,7 +75,7 @@ def to_graph_result(builder: PromptBuilder, generated: str, concepts: str = "spa
     this order, each recorded among the repairs where it changed the graph:
     `copy_words: nearest` respells misspelled sentence words (`visempar.amr.wording`),
     `surplus_words: drop` drops leaves the sentence does not license (the same module),
-    `missing_words: add` adds the sentence's likely-concept words under the root
+    `missing_words: add` adds the sentence's likely-concept words beside their neighbours
     (`visempar.data.lexicon`, with the run's `lexicon`), `names: capitalized` writes its
     capitalised words as named entities (`visempar.amr.names`), `negation: next-word` marks
     the polarity a negator governs (`visempar.amr.negation`)."""
