@@ -59,3 +59,11 @@ def test_the_pass_raises_smatch_against_a_gold_that_names_the_person():
     assert "name" in on.repairs and "name" not in off.repairs
     f1 = [score_texts([format_graph(r.graph)], [gold], bootstrap=0)[0].f1 for r in (off, on)]
     assert f1[0] < 0.6 and f1[1] == 1.0
+
+
+def test_a_node_that_spells_the_name_keeps_its_roles_and_a_partial_name_is_not_written_twice():
+    text, added = named("Cháu còn học dưới Gò Vấp", "(h / học :location (g / gò vấp :prep (d / dưới)))")
+    assert (text, added) == ("(h / học :location (g / person :prep (d / dưới) :name (n0 / name "
+                             ":op1 (w0 / Gò) :op2 (w1 / Vấp)) :wiki -))", 1)
+    held = "(h / học :agent (p / person :name (n / name :op1 (x / Vấp))))"
+    assert named("Cháu còn học dưới Gò Vấp", held)[1] == 0

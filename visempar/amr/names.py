@@ -11,9 +11,9 @@ capital past the first word).
 
 `mark_names` reads that case: every run of capitalised words not at the start of a
 sentence or clause (a run of two or more is taken there too), that the graph does not
-already hold as a name, becomes an entity. The node that already spells the name (or one
-of its words) is turned into the entity where the graph has one, its other words' leaves
-dropped; else the entity hangs under the node of the title before the name (`anh`,
+already hold as a name, becomes an entity. The node that already spells the name (or a
+leaf that spells one of its words) is turned into the entity where the graph has one, the
+leaves of its other words dropped; else the entity hangs under the node of the title before the name (`anh`,
 `ông`...) or under the root, with `:mod`. The type comes from the word before the name
 (`nước` country, `tỉnh` province, `thành phố` city; `city` after a preposition of place,
 `ở`, `tại`...), else `person`. The types are guesses where the word before says little;
@@ -89,25 +89,28 @@ def _key(text: str) -> str:
     return " ".join(text.replace("_", " ").lower().split())
 
 
-def _holds_name(triples: list, run: list[str]) -> bool:
-    """Whether a `:name` node of the graph has `run` for its words."""
+def _name_words(triples: list) -> set[str]:
+    """The nodes that are words of a `:name` node of the graph."""
     concept = {s: t for s, r, t in triples if r == ":instance"}
-    for _, r, name in triples:
-        if r == ":name":
-            ops = sorted((int(r2[3:]), concept.get(t2, t2)) for s2, r2, t2 in triples
-                         if s2 == name and r2[:3] == ":op" and r2[3:].isdigit())
-            if _key(" ".join(str(w) for _, w in ops)) == _key(" ".join(run)):
-                return True
-    return False
+    return {t for s, r, t in triples if r[:3] == ":op" and concept.get(s) == "name"}
+
+
+def _holds_name(triples: list, run: list[str]) -> bool:
+    """Whether a `:name` node of the graph already has one of `run`'s words."""
+    concept = {s: t for s, r, t in triples if r == ":instance"}
+    words = {_key(w) for w in run}
+    return any(_key(str(concept.get(v, v))) in words for v in _name_words(triples))
 
 
 def _with_entity(triples: list, top: str, run: list[str], kind: str, title: str) -> list:
     concept = {s: t for s, r, t in triples if r == ":instance"}
     out_edges = {s for s, r, t in triples if r != ":instance"}
     into = Counter(t for _, r, t in triples if r != ":instance" and t in concept)
-    spelled = {_key(" ".join(run)), *(_key(w) for w in run)}
-    leaves = [v for v, c in concept.items()
-              if _key(str(c)) in spelled and v not in out_edges and v != top and into.get(v) == 1]
+    whole, spelled = _key(" ".join(run)), {_key(w) for w in run}
+    named = _name_words(triples)
+    exact = [v for v, c in concept.items() if _key(str(c)) == whole and v not in named]
+    leaves = [v for v, c in concept.items() if _key(str(c)) in spelled | {whole}
+              and v not in out_edges and v not in named and v != top and into.get(v) == 1]
     taken = set(concept)
 
     def fresh(prefix: str) -> str:
@@ -117,13 +120,14 @@ def _with_entity(triples: list, top: str, run: list[str], kind: str, title: str)
         taken.add(f"{prefix}{k}")
         return f"{prefix}{k}"
 
-    if leaves:  # the model wrote the name as plain words: the first becomes the entity
-        host, dropped = leaves[0], set(leaves[1:])
+    if exact or leaves:  # the model wrote the name as a plain word: that node becomes the entity
+        host = (exact or leaves)[0]
+        dropped = set(leaves) - {host}
         triples = [(s, r, kind if (s == host and r == ":instance") else t) for s, r, t in triples
                    if s not in dropped and t not in dropped]
     else:
         host = fresh("e")
-        parent = next((v for v, c in concept.items() if title and _key(str(c)) == title), top)
+        parent = next((v for v, c in concept.items() if title in TITLES and _key(str(c)) == title), top)
         triples = [*triples, (parent, ":mod", host), (host, ":instance", kind)]
     name = fresh("n")
     triples += [(host, ":name", name), (name, ":instance", "name")]
