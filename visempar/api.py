@@ -2,7 +2,7 @@
 
     from visempar import load_parser, score
 
-    parser = load_parser("runs/smollm2-vlsp")
+    parser = load_parser("runs/smollm2-vlsp-varfree")
     graphs = parser.parse(["Tôi đi học .", "Trời mưa ."])   # one penman.Graph each
     print(score(graphs, gold_texts).f1)
 
