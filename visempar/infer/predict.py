@@ -77,10 +77,10 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
     seconds = time.perf_counter() - start
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
+    passes = Passes.of(cfg)
     for n, i in enumerate(todo):
         said = normalize_sentence(inputs[n], cfg.input_normalization)  # as the prompt builder reads it
-        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, Passes.of(cfg),
-                                      loaded.lexicon)
+        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, passes, loaded.lexicon)
                       for run in runs]
         best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
         generations[i], results[i] = runs[best][n].text, candidates[best]
