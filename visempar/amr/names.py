@@ -13,11 +13,12 @@ capital past the first word).
 sentence or clause (a run of two or more is taken there too), that the graph does not
 already hold as a name, becomes an entity. The node that already spells the name (or a
 leaf that spells one of its words) is turned into the entity where the graph has one, the
-leaves of its other words dropped; else the entity hangs under the node of the title before the name (`anh`,
-`ông`...) or under the root, with `:mod`. The type comes from the word before the name
-(`nước` country, `tỉnh` province, `thành phố` city; `city` after a preposition of place,
-`ở`, `tại`...), else `person`. The types are guesses where the word before says little;
-a wrong one costs its instance triple, and for a place written as a person the wiki.
+leaves of its other words dropped; else the entity hangs with `:mod` under the node of the
+title before the name (`anh`, `ông`...) or under the root. The type comes from the word or
+two before the name (`TYPE_BEFORE`: `nước` country, `tỉnh` province, `thành phố` city,
+`công ty` company...; `city` after a preposition of place, `ở`, `tại`...), else `person`.
+The types are guesses where the word before says little; a wrong one costs its instance
+triple, and for a place written as a person the wiki.
 """
 
 from __future__ import annotations
