@@ -7,6 +7,7 @@ gives back `t`: which node comes first, where re-entrancies sit, which roles are
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from contextlib import contextmanager
 import penman
 from penman import layout
@@ -67,3 +68,12 @@ def canonical_triples(graph: penman.Graph) -> set[tuple[str, str, str]]:
 def triple_count(graph: penman.Graph) -> int:
     """Triples as the reference scorer counts them: instances, edges, attributes and TOP."""
     return len(graph.triples) + 1
+
+
+def leaves(graph: penman.Graph) -> set[str]:
+    """The nodes a pass may drop or rewrite alone: no roles of their own, exactly one
+    edge into them, not the root."""
+    has_roles = {t.source for t in graph.edges()} | {t.source for t in graph.attributes()}
+    into = Counter(e.target for e in graph.edges())
+    return {t.source for t in graph.instances()
+            if t.source != graph.top and t.source not in has_roles and into[t.source] == 1}

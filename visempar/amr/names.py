@@ -23,9 +23,9 @@ triple, and for a place written as a person the wiki.
 
 from __future__ import annotations
 
-from collections import Counter
-
 import penman
+
+from visempar.amr.graph import leaves
 
 TITLES = frozenset(("anh chị ông bà cô chú bác em cậu dì thím mợ cụ thầy cháu chàng nàng "
                     "lão ngài thằng con mẹ bố cha má").split())
@@ -90,9 +90,8 @@ def _key(text: str) -> str:
     return " ".join(text.replace("_", " ").lower().split())
 
 
-def _name_words(triples: list) -> set[str]:
+def _name_words(triples: list, concept: dict) -> set[str]:
     """The nodes that are words of a `:name` node of the graph."""
-    concept = {s: t for s, r, t in triples if r == ":instance"}
     return {t for s, r, t in triples if r[:3] == ":op" and concept.get(s) == "name"}
 
 
@@ -100,18 +99,16 @@ def _holds_name(triples: list, run: list[str]) -> bool:
     """Whether a `:name` node of the graph already has one of `run`'s words."""
     concept = {s: t for s, r, t in triples if r == ":instance"}
     words = {_key(w) for w in run}
-    return any(_key(str(concept.get(v, v))) in words for v in _name_words(triples))
+    return any(_key(str(concept.get(v, v))) in words for v in _name_words(triples, concept))
 
 
 def _with_entity(triples: list, top: str, run: list[str], kind: str, title: str) -> list:
     concept = {s: t for s, r, t in triples if r == ":instance"}
-    out_edges = {s for s, r, t in triples if r != ":instance"}
-    into = Counter(t for _, r, t in triples if r != ":instance" and t in concept)
     whole, spelled = _key(" ".join(run)), {_key(w) for w in run}
-    named = _name_words(triples)
+    named = _name_words(triples, concept)
+    droppable = leaves(penman.Graph(triples, top=top)) - named
     exact = [v for v, c in concept.items() if _key(str(c)) == whole and v not in named]
-    leaves = [v for v, c in concept.items() if _key(str(c)) in spelled | {whole}
-              and v not in out_edges and v not in named and v != top and into.get(v) == 1]
+    spellers = [v for v, c in concept.items() if _key(str(c)) in spelled | {whole} and v in droppable]
     taken = set(concept)
 
     def fresh(prefix: str) -> str:
@@ -121,9 +118,9 @@ def _with_entity(triples: list, top: str, run: list[str], kind: str, title: str)
         taken.add(f"{prefix}{k}")
         return f"{prefix}{k}"
 
-    if exact or leaves:  # the model wrote the name as a plain word: that node becomes the entity
-        host = (exact or leaves)[0]
-        dropped = set(leaves) - {host}
+    if exact or spellers:  # the model wrote the name as a plain word: that node becomes the entity
+        host = (exact or spellers)[0]
+        dropped = set(spellers) - {host}
         triples = [(s, r, kind if (s == host and r == ":instance") else t) for s, r, t in triples
                    if s not in dropped and t not in dropped]
     else:

@@ -19,6 +19,8 @@ from collections import Counter
 
 import penman
 
+from visempar.amr.graph import leaves
+
 MAX_DISTANCE = 1 / 3  # of the longer string's length
 
 
@@ -75,13 +77,12 @@ def drop_surplus_words(sentence: str, graph: penman.Graph) -> tuple[penman.Graph
     repeats the later copies; the graph's layout is kept."""
     text = " ".join(sentence.lower().replace("_", " ").split())
     concept = {t.source: (t.target or "").lower() for t in graph.instances()}
-    has_roles = {t.source for t in graph.edges()} | {t.source for t in graph.attributes()}
-    into = Counter(e.target for e in graph.edges())
+    droppable = leaves(graph)
     seen: Counter = Counter()
     drop = set()
     for node, word in concept.items():
         seen[word] += 1
-        if not word or node == graph.top or node in has_roles or into[node] != 1:
+        if not word or node not in droppable:
             continue
         allowed = occurrences(text, word)
         absent = not word.isascii() and not word.startswith('"') and word.replace("_", " ") not in text
