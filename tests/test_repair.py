@@ -182,13 +182,16 @@ def unexplained(text, result) -> list:
              for m in m if m]
     words = {_form(m) for m in named} - {""}
     junk = {m.strip() for m in named if not _form(m) and m.strip()}
+    # a stray token dropped before a role: the reference glued it onto that role's name
+    stray = {_form(m) for c in rewrites if c.startswith("stray-token") for m in re.findall(r"'([^']+)'", c)} - {""}
 
     def accounted(triple) -> bool:
         if any(c.startswith("missing-concept") for c in rewrites) and not _form(triple[2]):
             return True
         parts = [_form(x) for x in triple if _form(x)]
         return (any(b in a or (a in b and not a.isalnum()) for a in words for b in parts)
-                or any(j in x for j in junk for x in triple))
+                or any(j in x for j in junk for x in triple)
+                or any(_form(triple[0]).startswith(s) for s in stray))
 
     return [t for t in lost if not accounted(t)]
 

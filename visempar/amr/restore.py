@@ -64,7 +64,7 @@ def _clean_value(value: str, changes: list[str]) -> str:
     if value.count('"') == 2 and value[0] == value[-1] == '"':
         return value
     clean = value.replace('"', "")
-    if "/" in clean:
+    if "/" in clean or ":" in clean:  # unquoted, the reference reads a slash or a role there
         changes.append(f"unreadable-symbol: quoted the value {value!r}")
         return f'"{clean}"'
     if clean != value:
