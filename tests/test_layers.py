@@ -12,6 +12,7 @@ LAYERS = [
     ["visempar.errors", "visempar.quiet", "visempar.reports", "visempar.locks"],
     ["visempar.amr"],
     ["visempar.data"],
+    ["visempar.passes"],
     ["visempar.config"],
     ["visempar.scoring"],
     ["visempar.combine"],

@@ -1,11 +1,14 @@
-"""Misspelled sentence words among the concepts, respelled as the sentence has them."""
+"""The passes that read the sentence's words: `copy_words` respells misspelled ones,
+`surplus_words` drops the leaves it does not license."""
 
 from visempar.amr import format_graph, parse_graph
-from visempar.amr.wording import edit_distance, respell_from_sentence
+from visempar.data.words import Words
+from visempar.passes.copy_words import edit_distance, respell_words
+from visempar.passes.surplus_words import drop_surplus
 
 
 def respelled(sentence: str, text: str) -> tuple[str, int]:
-    graph, n = respell_from_sentence(sentence, parse_graph(text))
+    graph, n = respell_words(Words.of(sentence), parse_graph(text))
     return format_graph(graph, "oneline"), n
 
 
@@ -28,21 +31,17 @@ def test_edit_distance():
 
 
 def test_leaves_repeating_a_word_more_often_than_the_sentence_says_it_go():
-    from visempar.amr.wording import drop_surplus_words
-
     loop = "(n / nhắc :agent (a / anh) :time (l / lại :mod (a2 / anh) :mod (a3 / anh)) :theme (c / coi))"
-    graph, dropped = drop_surplus_words("anh nhắc lại : coi", parse_graph(loop))
+    graph, dropped = drop_surplus(Words.of("anh nhắc lại : coi"), parse_graph(loop))
     assert (format_graph(graph, "oneline"), dropped) == ("(n / nhắc :agent (a / anh) :time (l / lại) :theme (c / coi))", 2)
     kept = [("anh nói với anh", "(n / nói :agent (a / anh) :beneficiary (a2 / anh))"),    # said twice
             ("anh nói", "(n / nói :agent (a / anh) :mod (a2 / anh :mod (t / to)))"),        # not a leaf
             ("anh nói", "(a / anh :mod (a2 / anh))".replace("(a2 / anh)", "a")),            # a re-entrancy
             ("nói", "(n / nói :agent (a / anh) :mod (a2 / anh))")]                           # not a word of it
     for sentence, text in kept:
-        assert drop_surplus_words(sentence, parse_graph(text))[1] == 0, text
+        assert drop_surplus(Words.of(sentence), parse_graph(text))[1] == 0, text
 
 
 def test_a_vietnamese_leaf_the_sentence_does_not_have_goes_an_english_one_stays():
-    from visempar.amr.wording import drop_surplus_words
-
-    graph, dropped = drop_surplus_words("anh nói", parse_graph("(n / nói :agent (a / anh) :mod (đ / đẹp) :time (b / before))"))
+    graph, dropped = drop_surplus(Words.of("anh nói"), parse_graph("(n / nói :agent (a / anh) :mod (đ / đẹp) :time (b / before))"))
     assert (format_graph(graph, "oneline"), dropped) == ("(n / nói :agent (a / anh) :time (b / before))", 1)

@@ -246,16 +246,44 @@ def test_a_sentence_longer_than_training_saw_is_warned_about_before_parsing(trai
     assert (tmp_path / "out.txt").read_text(encoding="utf-8").count("#::snt") == 2
 
 
-def test_the_passes_after_decoding_change_at_inference_and_nothing_else_does(trained_run, tmp_path):
+def test_the_passes_after_decoding_change_at_inference_and_nothing_else_does(trained_run, tmp_path, monkeypatch):
+    """Each of the five passes, switched on by --set, writes its change into the file (the
+    generation pinned, so what each pass saw is known), and the report counts them."""
+    import json
+
+    from visempar.data.lexicon import Lexicon
+    from visempar.infer import predict as predict_module
+    from visempar.infer.generate import Generated
+
+    lexicon = Lexicon.from_dict(json.loads((trained_run / "lexicon.json").read_text(encoding="utf-8")))
+    word = next(w for w in sorted(lexicon.words) if lexicon.likely(w) and w.isalpha() and w not in
+                ("anh", "bùi", "không", "hiểu", "chủ", "trương"))
+    sentence = f"anh Bùi không hiểu chủ trương {word} ."
+    generation = "(h / hiểu :agent (a / anh) :theme (c / chủ trươg) :mod (a2 / anh))"
+    monkeypatch.setattr(predict_module, "generate", lambda *a, **k: [Generated(generation, "graph_end", 9)])
     src = tmp_path / "in.txt"
-    src.write_text("dân không hiểu chủ trương .\n", encoding="utf-8")
+    src.write_text(sentence + "\n", encoding="utf-8")
     base = ["predict", "--run", str(trained_run), "--input", str(src)]
-    res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "a.txt"), "--set", "negation=next-word",
-                                    "--set", "copy_words=nearest", "--set", "surplus_words=drop",
-                                    "--set", "missing_words=add", "--set", "names=capitalized"])
+    res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "a.txt"), "--json", str(tmp_path / "a.json"),
+                                    "--set", "negation=next-word", "--set", "copy_words=nearest",
+                                    "--set", "surplus_words=drop", "--set", "missing_words=add",
+                                    "--set", "names=capitalized"])
     assert res.exit_code == 0, res.output
+    graph = " ".join((tmp_path / "a.txt").read_text(encoding="utf-8").split("\n", 1)[1].split())
+    assert "(c / chủ trương)" in graph                                    # copy_words respelled it (VLSP layout)
+    assert graph.count("/ anh") == 1                                      # surplus_words dropped the repeat
+    assert f"/ {word})" in graph                                          # missing_words added the word
+    assert ":mod(p / person :name(n / name :op1(b / Bùi)) :wiki -)" in graph  # names wrote the person
+    assert graph.startswith("(h / hiểu") and ":polarity -" in graph       # negation marked hiểu
+    report = json.loads((tmp_path / "a.json").read_text())
+    assert report["passes"] == {k: {"graphs": 1, "changes": 1} for k in
+                                ("copy_words", "surplus_words", "missing_words", "names", "negation")}
+    assert report["repair_kinds"] == {} and report["needed_repair"] == 0  # the passes are not repairs
     res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "b.txt"), "--set", "learning_rate=0.1"])
     assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == (
-        "Error: --set learning_rate: only the passes after decoding (negation, copy_words, surplus_words, "
-        "missing_words, names) can change without retraining")
+        "Error: --set learning_rate: only the passes after decoding (copy_words, surplus_words, missing_words, "
+        "names, negation) can change without retraining")
     assert not (tmp_path / "b.txt").exists()
+    res = CliRunner().invoke(main, [*base, "--output", str(tmp_path / "c.txt"), "--set", "names=capitalised"])
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1] == (
+        "Error: --set names=capitalised: names: 'capitalised' is not one of its values (none, capitalized)")

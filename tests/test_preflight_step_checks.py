@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from visempar.data.encode import LengthReport
-from visempar.infer.graphs import Passes
+from visempar.passes import Passes
 from visempar.preflight import data_checks, model_checks, step_checks
 from visempar.preflight.report import FAIL, PASS, WARN
 
@@ -325,9 +325,9 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
         return generate.DevScore(0.4567, ["(a / b)", "(c"], ["parsed", "repaired"], 9, {"eos": 2})
 
     monkeypatch.setattr(generate, "dev_smatch", dev_smatch)
-    prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore", negation="next-word", copy_words="nearest",
-                                                                 surplus_words="drop", missing_words="add",
-                                                                 names="capitalized"),
+    on = {"negation": "next-word", "copy_words": "nearest", "surplus_words": "drop", "missing_words": "add",
+          "names": "capitalized"}
+    prepared = SimpleNamespace(config=SimpleNamespace(concepts="underscore", passes=on),
                                budget=TokenBudget(cap=300, ratio=2.0),
                                stack=SimpleNamespace(tokenizer="tok", compute_dtype="bfloat16"), builder="builder",
                                eval=SimpleNamespace(examples=["e1", "e2", "e3"]), lexicon="lexicon")
@@ -340,8 +340,7 @@ def test_eval_path_runs_the_dev_scorer_as_training_will_and_reports_it(monkeypat
     assert (model, tok, builder, examples) == ("model", "tok", "builder", ["e1", "e2"])
     assert kwargs == {"budget": TokenBudget(cap=64, ratio=2.0), "batch_size": 2, "concepts": "underscore",
                       "compute_dtype": "bfloat16", "lexicon": "lexicon",
-                      "passes": Passes(negation="next-word", copy_words="nearest", surplus_words="drop",
-                                       missing_words="add", names="capitalized")}
+                      "passes": Passes(**on)}
     prepared.budget = TokenBudget(cap=40)
     step_checks.check_eval_path(prepared, trainer)
     assert calls[-1][4]["budget"] == TokenBudget(cap=40)

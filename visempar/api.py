@@ -14,8 +14,8 @@ the same prompt builder, decoding settings, chunks and repair. `score` is the sc
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import penman
@@ -30,7 +30,8 @@ class ParseResult:
 
     `path` is `direct` (the generation read as written), `task2`/`task1` (mtup), `repaired`
     or `empty` (nothing readable: the placeholder `(e / empty)`); `repairs` names the kinds
-    of change repair made, `generated` is the model's raw completion.
+    of change repair made; `passes` maps each pass after decoding that changed the graph
+    to its number of changes (`visempar.passes`); `generated` is the model's raw completion.
     """
 
     sentence: str
@@ -38,10 +39,11 @@ class ParseResult:
     path: str
     repairs: tuple[str, ...]
     generated: str
+    passes: dict[str, int] = field(default_factory=dict)
 
     @property
     def repaired(self) -> bool:
-        """Whether the graph differs from what the model wrote (repair changed something)."""
+        """Whether repair changed what the model wrote (the passes after decoding aside)."""
         return self.path in ("repaired", "empty") or bool(self.repairs)
 
     @property
@@ -86,18 +88,23 @@ class Parser:
             for sentence, result, generated in zip(part.sentences, part.results, part.generations):
                 graph = penman.Graph(result.graph.triples, top=result.graph.top,
                                      epidata=result.graph.epidata, metadata={"snt": sentence.strip()})
-                out.append(ParseResult(sentence, graph, result.path, tuple(result.repairs), generated))
+                out.append(ParseResult(sentence, graph, result.path, tuple(result.repairs), generated,
+                                       dict(result.passes)))
         if progress:
             print(file=sys.stderr)
         return out
 
 
-def load_parser(run_dir: str | Path) -> Parser:
-    """The run in `run_dir` (what `visempar train` wrote), ready to parse. Raises
-    `RunDirError` when the folder holds no finished run."""
+def load_parser(run_dir: str | Path, *, passes: Mapping[str, str] | None = None) -> Parser:
+    """The run in `run_dir` (what `visempar train` wrote), ready to parse. `passes`
+    changes the run's passes after decoding as `predict --set` does (`{"names": "none"}`).
+    Raises `RunDirError` when the folder holds no finished run, `PassError` (a
+    `ValueError`) for an unknown pass or value."""
     from visempar.infer.load import load_run
+    from visempar.passes import check_value
 
-    return Parser(load_run(run_dir))
+    chosen = {key: check_value(key, value) for key, value in (passes or {}).items()}
+    return Parser(load_run(run_dir, passes=chosen))
 
 
 def score(predictions: Sequence[str | penman.Graph], gold: Sequence[str | penman.Graph], *,

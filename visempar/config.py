@@ -21,6 +21,7 @@ import yaml
 
 from visempar.data.prompts import GRAPH_FORMATS, PROMPT_STYLES, VARIANTS
 from visempar.errors import VisemparError
+from visempar.passes import KEYS, NO_PASSES, PassError, Passes
 from visempar.reports import write_atomic
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"  # package data: ships in the wheel
@@ -92,11 +93,8 @@ class TrainConfig:
     temperature: float = 1.0
     top_p: float = 1.0
     input_normalization: str = "spaces"
-    negation: str = "none"  # next-word: `:polarity -` after a negator, where the graph has none
-    copy_words: str = "none"  # nearest: a misspelled sentence word among the concepts respelled
-    surplus_words: str = "keep"  # drop: leaves repeating a sentence word too often, or absent from it
-    missing_words: str = "none"  # add: likely-concept words of the sentence the graph lacks, beside their neighbours
-    names: str = "none"  # capitalized: capitalised words of the sentence written as named entities
+    # the passes after decoding, pass key -> value (`visempar.passes.PASSES`); all off by default
+    passes: dict[str, str] = field(default_factory=lambda: NO_PASSES.to_dict())
     # experiment tracking: none, or trackers separated by commas (tensorboard, wandb, mlflow, trackio)
     report_to: str = "none"
     tags: dict[str, Any] = field(default_factory=dict)
@@ -131,10 +129,9 @@ _CHOICES = {
     "select_best": ("eval_loss", "smatch", "last"),
     "optimizer": OPTIMIZERS,
     "lr_scheduler": SCHEDULERS, "input_normalization": ("none", "spaces", "lower"),
-    "negation": ("none", "next-word"), "copy_words": ("none", "nearest"),
-    "surplus_words": ("keep", "drop"), "missing_words": ("none", "add"),
-    "names": ("none", "capitalized"),
 }
+# configs written before the passes had a mapping of their own held each as a key of its own
+LEGACY_PASS_OFF = {"surplus_words": "keep"}
 _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size",
              "gradient_accumulation_steps", "logging_steps", "save_steps", "save_total_limit", "max_bad_steps",
              "generation_batch_size", "per_device_eval_batch_size", "num_beams")
@@ -182,9 +179,22 @@ def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
             pass
     elif kind is str:
         return str(value)
+    elif name == "passes":
+        return _coerce_passes(value, where)
     elif kind is dict and isinstance(value, dict):
         return value
     raise ConfigError(f"{where}: {name} must be {kind.__name__}, got {value!r}")
+
+
+def _coerce_passes(value: Any, where: str) -> dict[str, str]:
+    """A `passes` mapping with every pass, off unless set; unknown passes and values refused."""
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: passes must be a mapping of pass to value ({', '.join(KEYS)}), got {value!r}")
+    try:
+        settings = {str(k): "none" if LEGACY_PASS_OFF.get(str(k)) == v else v for k, v in value.items()}
+        return Passes(**settings).to_dict()
+    except PassError as e:
+        raise ConfigError(f"{where}: passes: {e}") from None
 
 
 def validate(config: TrainConfig, where: str = "config", lines: dict[str, int] | None = None) -> TrainConfig:
@@ -258,6 +268,11 @@ def from_mapping(values: dict[str, Any], where: str = "config",
     lines = lines or {}
     known = {f.name: getattr(base, f.name) for f in fields(TrainConfig)}
     defaults = {f.name: getattr(TrainConfig(), f.name) for f in fields(TrainConfig)}
+    legacy = {k: values[k] for k in KEYS if k in values}  # a pass as a key of its own: older configs, --set
+    if legacy:
+        values = {k: v for k, v in values.items() if k not in legacy}
+        values["passes"] = {**known["passes"], **values.get("passes", {}), **legacy}
+        lines = {"passes": lines[next(iter(legacy))], **lines} if next(iter(legacy)) in lines else lines
     for key, value in values.items():
         if key not in known:
             close = difflib.get_close_matches(key, list(known), n=1)

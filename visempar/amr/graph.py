@@ -77,3 +77,18 @@ def leaves(graph: penman.Graph) -> set[str]:
     into = Counter(e.target for e in graph.edges())
     return {t.source for t in graph.instances()
             if t.source != graph.top and t.source not in has_roles and into[t.source] == 1}
+
+
+def rebuilt(graph: penman.Graph, triples: list, layout: dict | None = None) -> penman.Graph | None:
+    """`graph` with `triples` instead of its own: the same top and metadata, and the layout
+    of each triple it keeps (or `layout`, for triples that were rewritten); None when
+    penman cannot write the result (a triple that leaves a node unreachable, say), so a
+    caller keeps the graph it had."""
+    if layout is None:
+        layout = {t: graph.epidata[t] for t in triples if t in graph.epidata}
+    new = penman.Graph(triples, top=graph.top, epidata=layout, metadata=dict(graph.metadata))
+    try:
+        penman.encode(new)
+    except penman.exceptions.PenmanError:
+        return None
+    return new

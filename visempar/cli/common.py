@@ -98,22 +98,69 @@ def stops(stopped_by: dict) -> str:
     return ", ".join(f"{reason} {n}" for reason, n in stopped_by.items()) or "nothing"
 
 
-AFTER_DECODING_SET = click.option(
-    "--set", "after", multiple=True, metavar="KEY=VALUE",
-    help="Change one of the run's passes after decoding, no retraining needed: negation=next-word, "
-         "copy_words=nearest, surplus_words=drop, missing_words=add, names=capitalized "
-         "(or none/none/keep/none/none).")
+def _passes_help() -> str:
+    from visempar.passes.registry import help_text
+
+    return ("Change one of the run's passes after decoding, no retraining needed: " + help_text()
+            + "; repeatable.")
+
+
+AFTER_DECODING_SET = click.option("--set", "after", multiple=True, metavar="KEY=VALUE", help=_passes_help())
 
 
 def after_decoding(items) -> dict:
-    """`--set KEY=VALUE` items as a mapping (the run refuses keys other than its passes)."""
+    """`--set KEY=VALUE` items as a mapping, each key a pass after decoding and each value
+    one of its values (checked here, before anything loads)."""
+    from visempar.passes import KEYS, PassError, check_value
+
     out = {}
     for item in items:
-        key, sep, value = item.partition("=")
+        key, sep, value = (part.strip() for part in item.partition("="))
         if not sep:
             raise click.UsageError(f"--set {item!r}: expected KEY=VALUE")
-        out[key.strip()] = value.strip()
+        if key not in KEYS:
+            raise click.UsageError(f"--set {key}: only the passes after decoding ({', '.join(KEYS)}) "
+                                   "can change without retraining")
+        try:
+            out[key] = check_value(key, value)
+        except PassError as e:
+            raise click.UsageError(f"--set {item}: {e}") from None
     return out
+
+
+PASSES_OPTION = click.option(
+    "--passes", "pass_names", metavar="NAMES",
+    help="Also run these passes after decoding on every graph, separated by commas (e.g. "
+         "names,copy_words; docs/decoding.md has the table). missing_words reads a run's "
+         "fitted lexicon: give --run.")
+FITTED_RUN = click.option("--run", "fitted_run", type=click.Path(),
+                          help="With --passes: the run whose fitted data (RUN/lexicon.json) the passes read.")
+
+
+def chosen_passes(names: str | None, run: str | None):
+    """`--passes a,b` and `--run RUN` as (Passes, the run's lexicon or None), checked before
+    any work: an unknown pass, a pass that needs a run's fitted data without `--run`, and
+    `--run` without `--passes` are each one line."""
+    from visempar.passes import NO_PASSES, Passes, PassError
+
+    if not names:
+        if run:
+            raise click.UsageError("--run gives the passes a run's fitted data: it goes with --passes")
+        return NO_PASSES, None
+    try:
+        passes = Passes.named(n.strip() for n in names.split(",") if n.strip())
+    except PassError as e:
+        raise click.UsageError(f"--passes {names}: {e}") from None
+    if not passes.switched_on():
+        raise click.UsageError(f"--passes {names!r}: name at least one pass")
+    if not run:
+        if passes.needs_fitted():
+            raise click.UsageError(f"--passes {', '.join(passes.needs_fitted())}: reads what a run fitted on its "
+                                   "training graphs (RUN/lexicon.json); give --run RUN, or leave it out")
+        return passes, None
+    from visempar.data.lexicon import Lexicon
+
+    return passes, Lexicon.load(Path(run) / "lexicon.json")
 
 
 def load_run(run_dir: str, **kwargs):

@@ -45,7 +45,7 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
         click.echo(f"warning: {len(overlong)} sentence(s) longer than anything the run was trained on "
                    f"(a prompt of {limit} tokens or more): {shown}{', ...' if len(overlong) > 3 else ''}; "
                    "their graphs will be poor: split such lines into sentences", err=True)
-    loaded = load_run(run_dir, after=passes)
+    loaded = load_run(run_dir, passes=passes)
     bar, step = progress(sum(1 for s in sentences if s.strip()), "parsing", rate=True)
     previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, JSON_OUT, after_decoding, load_run, progress,
-                                 refuse_outputs_on_inputs, stops, write_report)
+from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, FITTED_RUN, JSON_OUT, PASSES_OPTION, after_decoding,
+                                 chosen_passes, load_run, progress, refuse_outputs_on_inputs, stops,
+                                 write_report)
 
 
 @click.command()
@@ -95,7 +96,7 @@ def _evaluate_run(run_dir, data_path, out_dir, json_out, passes, **scoring):
     from visempar.infer.predict import evaluate_run
 
     gold = read_corpus(data_path or sample_path("test"))  # before the model loads: fail fast
-    loaded = load_run(run_dir, after=passes)
+    loaded = load_run(run_dir, passes=passes)
     out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
     bar, step = progress(len(gold), "parsing")
     with bar:
@@ -172,8 +173,11 @@ def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
 @ALIGN
 @click.option("--gold", "gold_path", help="Also score every input and the result against this gold.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@PASSES_OPTION
+@FITTED_RUN
 @JSON_OUT
-def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_path, seed, json_out):
+def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_path, seed, pass_names, fitted_run,
+             json_out):
     """Combine prediction files of the same sentences into one submission.
 
     Each graph is repaired first. Systems are weighted: by --weights, by their dev F1 with
@@ -188,8 +192,10 @@ def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_
     if len(paths) < 2:
         raise click.UsageError("give at least two prediction files")
     refuse_outputs_on_inputs([*paths, *dev_paths, dev_gold, gold_path], {"--output": out_path, "--json": json_out})
+    passes, fitted = chosen_passes(pass_names, fitted_run)
     report = ensemble_files(paths, out_path, method, align=align, seed=seed, gold=gold_path,
-                            weights=_weights(weights), dev=dev_paths, dev_gold=dev_gold)
+                            weights=_weights(weights), dev=dev_paths, dev_gold=dev_gold, passes=passes,
+                            fitted=fitted)
     plan = report["plan"]
     click.echo(f"{report['sentences']} sentences, {len(paths)} inputs, {method}, "
                f"{report['seconds']:.1f} s -> {out_path}")
@@ -204,6 +210,8 @@ def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_
         c = report["contribution"]
         click.echo(f"  pivot {c['pivot']}: {c['kept']} triples kept, {c['dropped']} dropped; added: "
                    + ", ".join(f"{p} {n}" for p, n in c["added_by"].items()))
+    for key, done in report.get("passes", {}).items():
+        click.echo(f"  pass {key}: {done['changes']} changes in {done['graphs']} graphs")
     for path, scored in report.get("scores", {}).items():
         click.echo(f"  Smatch of {path}: F1 {scored['f1']:.4f} (P {scored['precision']:.4f}, "
                    f"R {scored['recall']:.4f}, invalid {scored['invalid']})")
@@ -226,19 +234,23 @@ def _weights(text: str | None) -> list[float] | None:
 @click.argument("out_path", type=click.Path(dir_okay=False))
 @click.option("--concepts", type=click.Choice(["keep", "space", "underscore"]),
               default="space", show_default=True, help="Spelling of multi-word concepts.")
+@PASSES_OPTION
+@FITTED_RUN
 @JSON_OUT
-def repair(in_path, out_path, concepts, json_out):
+def repair(in_path, out_path, concepts, pass_names, fitted_run, json_out):
     """Turn every graph of IN_PATH (model output, block format) into a valid graph.
 
     Sentences and block order are kept; each change is reported. Graphs written without
-    variables get their bare references restored. The report says how many of the
-    triples the reference scorer reads in the input survived (up to variable names and
-    concept spelling).
+    variables get their bare references restored. With --passes, the chosen passes after
+    decoding then read each block's sentence, for any system's output. The report says
+    how many of the triples the reference scorer reads in the input survived (up to
+    variable names and concept spelling).
     """
     refuse_outputs_on_inputs([in_path], {"OUT_PATH": out_path, "--json": json_out})
+    passes, fitted = chosen_passes(pass_names, fitted_run)
     from visempar.combine.repair_file import repair_file
 
-    report = repair_file(in_path, out_path, None if concepts == "keep" else concepts)
+    report = repair_file(in_path, out_path, None if concepts == "keep" else concepts, passes, fitted)
     kept, total = report.kept, report.total
     click.echo(f"{report.graphs} graphs written to {out_path}; {report.repaired} repaired, "
                f"{report.without_graph} without any graph")
@@ -248,4 +260,6 @@ def repair(in_path, out_path, concepts, json_out):
                f"(in {report.graphs_with_restored_references} graphs)")
     for kind, n in report.kinds.items():
         click.echo(f"  {kind}: {n}")
+    for key, done in report.passes.items():
+        click.echo(f"pass {key}: {done['changes']} changes in {done['graphs']} graphs")
     write_report(json_out, report.to_dict())

@@ -41,7 +41,9 @@ from visempar.amr.errors import CorpusError
 from visempar.amr.format import format_graph
 from visempar.amr.io import read_blocks, submission_block, write_blocks
 from visempar.amr.repair import repair
+from visempar.data.lexicon import Lexicon
 from visempar.errors import VisemparError
+from visempar.passes import NO_PASSES, Passes, run_passes
 from visempar.scoring.files import Align, sentence_form
 from visempar.scoring.smatch import align_triples
 from visempar.scoring.triples import f_score, reference_triples, symbol_key, triple_total
@@ -346,12 +348,14 @@ def wins(sentences: Sequence[Sentence], inputs: int) -> list[int]:
 def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Method = "select", *,
                    align: Align = "sentences", seed: int = 0, gold: str | Path | None = None,
                    weights: Sequence[float] | None = None, dev: Sequence[str | Path] = (),
-                   dev_gold: str | Path | None = None) -> dict:
+                   dev_gold: str | Path | None = None, passes: Passes = NO_PASSES,
+                   fitted: Lexicon | None = None) -> dict:
     """Combine prediction files into `output` (written in one rename) and report what was
     chosen. The plan: `weights` as given; with `dev` files (the same systems on a dev set,
-    in the same order) and `dev_gold`, tuned there (`tune`); else agreement weights. With
-    `gold`, every input and the result are scored too, and `warning` says when the result
-    is below its best input."""
+    in the same order) and `dev_gold`, tuned there (`tune`); else agreement weights. The
+    combined graphs then go through the `passes` after decoding (with a run's `fitted`
+    lexicon for those that read it). With `gold`, every input and the result are scored
+    too, and `warning` says when the result is below its best input."""
     import time
 
     from visempar.scoring.files import score_files
@@ -381,14 +385,22 @@ def ensemble_files(paths: Sequence[str | Path], output: str | Path, method: Meth
     else:
         plan = Plan(given, source="given") if given else Plan(agreement_weights(sentences, seed))
     sentences = combine(sentences, method, plan, seed)
+    changes = []
+    for s in sentences:
+        s.graph, changed = run_passes(passes, s.text, s.graph, fitted)
+        changes.append(changed)
     seconds = time.perf_counter() - start
     write_blocks(output, [submission_block(s.text, format_graph(s.graph)) for s in sentences])
     report = {"inputs": [str(p) for p in paths], "output": str(output), "method": method,
               "sentences": len(sentences), "seconds": round(seconds, 2), "plan": plan.to_dict(), **tuning,
               "wins": dict(zip(map(str, paths), wins(sentences, len(paths)))),
               "per_sentence": [{"index": i, "sentence": s.text, "chosen": s.chosen,
-                                "expected_f1": [round(x, 4) for x in s.scores], **s.contribution}
-                               for i, s in enumerate(sentences)]}
+                                "expected_f1": [round(x, 4) for x in s.scores], **s.contribution,
+                                **({"passes": c} if c else {})}
+                               for i, (s, c) in enumerate(zip(sentences, changes))]}
+    if passes.switched_on():
+        report["passes"] = {k: {"graphs": sum(k in c for c in changes), "changes": sum(c.get(k, 0) for c in changes)}
+                            for k in passes.switched_on()}
     if method == "merge":
         report["contribution"] = {
             "pivot": str(paths[plan.pivot]),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from visempar.amr.concepts import spelling_counts
 from visempar.amr.errors import CorpusError
 from visempar.amr.graph import triple_count
 from visempar.amr.io import Example, read_text
+from visempar.data.prompts import plain_text
 
 SAMPLE_DIR = Path(__file__).resolve().parent / "sample"  # package data: ships in the wheel
 
@@ -31,8 +31,7 @@ def sample_path(split: str) -> Path:
 
 def sentence_key(sentence: str) -> str:
     """A spelling-independent key for comparing sentences across files."""
-    text = unicodedata.normalize("NFC", sentence).lower().replace("_", " ")
-    return " ".join(text.split())
+    return " ".join(plain_text(sentence).lower().replace("_", " ").split())
 
 
 def summary(values: Sequence[float]) -> dict[str, float]:

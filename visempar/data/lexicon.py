@@ -1,27 +1,26 @@
 """Which words of a sentence are concepts of its graph, learnt from the training graphs.
 
-A small parser leaves out many words the gold graph holds as concepts (SmolLM2's concept
-F1 was 0.42 on the public test), and Smatch counts every instance triple. The lexicon
-records, for each word of the training sentences, in how many sentences it occurs and in
-how many of those it is also a concept of the graph, and the role that most often points
-at such a concept. `add_missing_words` then adds, with that role, every
-word of a sentence that is a concept in at least half of the training sentences holding
-it (seen at least `MIN_SEEN` times) and that the graph lacks: the concept is then likely
-right, its attachment (beside the nearest word the graph holds) a guess. On the real dev
-split, on top of the other passes after decoding, this raised Smatch F1 of five systems by
-2.1 to 13.6 points with the words under the root, and by 0.1 to 0.7 more beside their
-neighbours (docs/real-corpus.md).
+The lexicon records, for each word of the training sentences, in how many sentences it
+occurs and in how many of those it is also a concept of the graph, and the role that most
+often points at such a concept. A run fits it on its training graphs and stores it as
+`RUN/lexicon.json`; the `missing_words` pass after decoding (`visempar.passes`) reads it.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-
-import penman
+from pathlib import Path
 
 from visempar.amr.io import Example
+from visempar.data.words import Words
+from visempar.errors import VisemparError
+
+class LexiconError(VisemparError, ValueError):
+    """A stored lexicon that cannot be read; the message names the file."""
+
 
 MIN_SEEN = 5
 MIN_RATE = 0.5  # a concept in at least half of the training sentences holding the word
@@ -43,7 +42,7 @@ class Lexicon:
             for edge in e.graph.edges():
                 roles[concepts.get(edge.target, "")][edge.role] += 1
             held = set(concepts.values())
-            for word in set((e.sentence or "").lower().split()):
+            for word in set(Words.of(e.sentence or "").lower):
                 seen[word] += 1
                 concept[word] += word in held
         return cls({w: (n, concept[w], roles[w].most_common(1)[0][0] if roles[w] else ":mod")
@@ -61,34 +60,14 @@ class Lexicon:
     def from_dict(cls, stored: dict) -> Lexicon:
         return cls({w: (int(v[0]), int(v[1]), str(v[2])) for w, v in stored.items()})
 
-
-def add_missing_words(sentence: str, graph: penman.Graph, lexicon: Lexicon) -> tuple[penman.Graph, int]:
-    """`graph` with each likely-concept word of `sentence` it lacks added (see the module
-    docstring), and how many were. Each hangs, with its commonest role, under the node of
-    the nearest word of the sentence the graph holds (the earlier of two as near), else
-    under the root: Vietnamese puts a modifier beside its head."""
-    words = sentence.lower().split()
-    node_of: dict[str, str] = {}
-    for t in graph.instances():
-        node_of.setdefault((t.target or "").lower(), t.source)
-    missing = [w for w in dict.fromkeys(words) if w not in node_of and lexicon.likely(w)]
-    if not missing:
-        return graph, 0
-    taken = {t.source for t in graph.instances()}
-    triples = list(graph.triples)
-    for word in missing:
-        at = words.index(word)
-        nearest = sorted((j for j in range(len(words)) if words[j] in node_of), key=lambda j: (abs(j - at), j > at))
-        k = len(taken)
-        while f"w{k}" in taken:
-            k += 1
-        taken.add(f"w{k}")
-        parent = node_of[words[nearest[0]]] if nearest else graph.top
-        triples += [(parent, lexicon.likely(word), f"w{k}"), (f"w{k}", ":instance", word)]
-        node_of[word] = f"w{k}"
-    bigger = penman.Graph(triples, top=graph.top, epidata=dict(graph.epidata), metadata=dict(graph.metadata))
-    try:
-        penman.encode(bigger)
-    except penman.exceptions.PenmanError:
-        return graph, 0
-    return bigger, len(missing)
+    @classmethod
+    def load(cls, path: str | Path) -> Lexicon:
+        """The lexicon a run stored (`RUN/lexicon.json`); a `LexiconError` naming the file
+        when it is missing or damaged."""
+        try:
+            stored = json.loads(Path(path).read_text(encoding="utf-8"))
+            return cls.from_dict(stored)
+        except FileNotFoundError:
+            raise LexiconError(f"{path}: no such file (a run trained by visempar 0.2 or later stores it)") from None
+        except (OSError, UnicodeDecodeError, ValueError, TypeError, AttributeError, IndexError) as e:
+            raise LexiconError(f"{path}: not a lexicon visempar wrote ({type(e).__name__}: {e})") from None

@@ -48,10 +48,21 @@ _TASK2_LINE = re.compile(rf"^{re.escape(TASK2)}\s*$", re.M)
 _TASK1_LINE = re.compile(rf"^{re.escape(TASK1)}\s*$", re.M)
 
 
+def plain_text(sentence: str) -> str:
+    """A sentence in its one normal form: NFC, one line, single spaces, and no invisible
+    format characters (zero-width spaces and joiners, a byte-order mark, soft hyphens:
+    text pasted from the web carries them, and they change the tokens, not the words).
+    Prompts, sentence matching, splits and the passes after decoding all read this form."""
+    text = unicodedata.normalize("NFC", sentence)
+    if not text.isascii():
+        text = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return " ".join(text.split())
+
+
 def normalize_sentence(sentence: str, mode: InputNormalization = "spaces") -> str:
-    """Bring a test input to the training spelling: NFC, one line; `spaces` turns the
+    """Bring a test input to the training spelling: `plain_text`; `spaces` also turns the
     word-segmentation `_` of the private test into spaces, `lower` also lower-cases."""
-    text = " ".join(unicodedata.normalize("NFC", sentence).split())
+    text = plain_text(sentence)
     if mode in ("spaces", "lower"):
         text = " ".join(text.replace("_", " ").split())
     if mode == "lower":

@@ -15,7 +15,8 @@ from visempar.data.encode import prompt_ids
 from visempar.data.prompts import PromptBuilder
 from visempar.infer.budget import TokenBudget
 from visempar.infer.decode import Decoded, decode, left_padded
-from visempar.infer.graphs import NO_PASSES, Passes, to_graph_result
+from visempar.infer.graphs import to_graph_result
+from visempar.passes import NO_PASSES, Passes
 
 
 @dataclass

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from visempar.data.lexicon import Lexicon
 from visempar.data.prompts import PromptBuilder
 from visempar.errors import VisemparError
 from visempar.infer.budget import TokenBudget
-from visempar.infer.graphs import AFTER_DECODING
+from visempar.passes import Passes
 
 
 class RunDirError(VisemparError, FileNotFoundError):
@@ -33,29 +33,28 @@ class Loaded:
     lexicon: Lexicon | None = None  # the training graphs' word -> concept lexicon (`missing_words`)
 
 
-def load_run(run_dir: str | Path, *, merged: bool = False, after: dict | None = None) -> Loaded:
+def load_run(run_dir: str | Path, *, merged: bool = False, passes: Passes | dict | None = None) -> Loaded:
     """Base + adapter of a finished run for inference, merged and in the compute dtype
     where the base is not quantised (`inference_model`). `merged` is the export: the
     adapter merged into the base as it loads (`model.build.load_dtype`); a 4-bit base is
     first dequantised to fp32, so the merged weights are those the adapter was trained on.
-    `after` overrides the run's passes after decoding (`AFTER_DECODING`), which need no
-    retraining; other keys are refused."""
+    `passes` overrides the run's passes after decoding (`visempar.passes`: a `Passes`, or
+    a mapping of the settings to change, as `--set` gives them), which need no retraining."""
     import torch
     from peft import PeftModel
 
     from visempar.model.build import load_base, load_tokenizer, wants_4bit
     from visempar.model.device import compute_dtype, set_threads
     from visempar.model.resolve import resolve_model
-    from visempar.config import ConfigError, load_config
+    from visempar.config import load_config
 
     run_dir = Path(run_dir)
     if not (run_dir / "config.yaml").exists():
         raise RunDirError(f"{run_dir}: not a run directory (no config.yaml)")
-    other = sorted(set(after or {}) - set(AFTER_DECODING))
-    if other:
-        raise ConfigError(f"--set {', '.join(other)}: only the passes after decoding "
-                          f"({', '.join(AFTER_DECODING)}) can change without retraining")
-    config = load_config(run_dir / "config.yaml", after or None)
+    config = load_config(run_dir / "config.yaml")
+    if passes:
+        chosen = passes if isinstance(passes, Passes) else Passes.of(config).updated(passes)
+        config = replace(config, passes=chosen.to_dict())
     set_threads(config.cpu_threads)
     adapter = run_dir / "adapter"
     if not (adapter / "adapter_config.json").exists():
@@ -95,7 +94,7 @@ def run_lexicon(run_dir: Path, config) -> Lexicon | None:
     before it was stored, fitted again from its training file when that is still there."""
     stored = run_dir / "lexicon.json"
     if stored.exists():
-        return Lexicon.from_dict(json.loads(stored.read_text(encoding="utf-8")))
+        return Lexicon.load(stored)
     from visempar.amr.io import read_corpus
     from visempar.data.corpus import sample_path
 

@@ -22,9 +22,10 @@ from visempar.amr.io import Corpus, read_text, submission_block, write_blocks
 from visempar.amr.repair import repair
 from visempar.data.prompts import normalize_sentence
 from visempar.infer.generate import Generated, generate, generation_counts
-from visempar.infer.graphs import Parsed, Passes, path_counts, to_graph_result
+from visempar.infer.graphs import Parsed, path_counts, to_graph_result
 from visempar.infer.load import Loaded
 from visempar.locks import OutputLock
+from visempar.passes import Passes
 from visempar.reports import write_json
 
 
@@ -78,10 +79,9 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
     generations = [""] * len(sentences)
     results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
     passes = Passes.of(cfg)
-    for n, i in enumerate(todo):
-        said = normalize_sentence(inputs[n], cfg.input_normalization)  # as the prompt builder reads it
-        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, said, passes, loaded.lexicon)
-                      for run in runs]
+    for n, i in enumerate(todo):  # the passes read the sentence as given, in its one normal form
+        candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, sentences[i], passes,
+                                      loaded.lexicon) for run in runs]
         best = _mbr(sentences[i], candidates, cfg.seed) if samples else 0
         generations[i], results[i] = runs[best][n].text, candidates[best]
     return Predictions(list(sentences), results, generations, seconds,
@@ -231,13 +231,16 @@ def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int =
                                 fine=fine, exact=exact, normalize=normalize, align=align)
     rows = report.per_sentence
     for row, e, r, text in zip(rows, gold.examples, preds.results, preds.generations):
-        row.update(sentence=e.sentence, line=e.line, path=r.path, repairs=r.repairs, generated=text)
+        row.update(sentence=e.sentence, line=e.line, path=r.path, repairs=r.repairs, passes=r.passes,
+                   generated=text)
     with open(out_dir / "per_sentence.csv", "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["index", "line", "f1", "matched", "predicted", "gold", "path", "repairs", "sentence"])
+        writer.writerow(["index", "line", "f1", "matched", "predicted", "gold", "path", "repairs", "passes",
+                         "sentence"])
         for row in rows:
             writer.writerow([row["index"], row["line"], row["f1"], row["matched"], row["predicted"],
-                             row["gold"], row["path"], ";".join(row["repairs"]), row["sentence"]])
+                             row["gold"], row["path"], ";".join(row["repairs"]),
+                             ";".join(f"{k}:{n}" for k, n in row["passes"].items()), row["sentence"]])
     summary = {"run": str(loaded.run_dir), "gold": gold.path, "variant": loaded.config.variant,
                "precision": report.precision, "recall": report.recall, "f1": report.f1,
                "f1_ci95": report.f1_ci95, "mean_sentence_f1": report.mean_sentence_f1,

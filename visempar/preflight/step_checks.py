@@ -195,7 +195,7 @@ def check_eval_path(prepared, trainer, examples: int = 2) -> Check:
     from dataclasses import replace
 
     from visempar.infer.generate import dev_smatch
-    from visempar.infer.graphs import Passes
+    from visempar.passes import Passes
 
     cfg = prepared.config
     metrics = trainer.evaluate()

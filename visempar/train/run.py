@@ -7,7 +7,8 @@ A run directory holds:
     config.yaml      the resolved config          run.json     its hash, model, sizes
     metrics.jsonl    every log record             curve.png    loss and LR
     checkpoints/     committed checkpoints        adapter/     PEFT adapter + tokenizer
-    summary.json     how it ended, with figures
+    summary.json     how it ended, with figures   lexicon.json what the passes after decoding
+                                                               read, fitted on the training graphs
 """
 
 from __future__ import annotations
@@ -351,7 +352,7 @@ def dev_scorer(config: TrainConfig, prepared: Prepared):
     if config.select_best != "smatch" or not config.eval_steps:
         return None
     from visempar.infer.generate import dev_smatch
-    from visempar.infer.graphs import Passes
+    from visempar.passes import Passes
 
     examples = prepared.eval.examples[:config.dev_smatch_examples]
     return lambda model: dev_smatch(
