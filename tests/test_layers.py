@@ -16,6 +16,7 @@ LAYERS = [
     ["visempar.config"],
     ["visempar.scoring"],
     ["visempar.combine"],
+    ["visempar.report"],
     ["visempar.model"],
     ["visempar.infer"],
     ["visempar.train"],
@@ -100,11 +101,13 @@ MODEL_LIBRARIES = {"torch", "transformers", "peft", "trl", "bitsandbytes", "acce
 
 
 def test_scoring_and_combining_never_import_a_model_library():
-    """`visempar.scoring` and `visempar.combine`, and every visempar module they reach,
-    import no model library, deferred imports included: scoring never loads torch."""
+    """`visempar.scoring`, `visempar.combine`, `visempar.passes` and `visempar.report`, and
+    every visempar module they reach, import no model library, deferred imports included:
+    scoring, repair and the report page never load torch."""
     graph = imports()
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
-    todo = [m for m in graph if m.startswith(("visempar.scoring", "visempar.combine"))]
+    todo = [m for m in graph if m.startswith(("visempar.scoring", "visempar.combine", "visempar.passes",
+                                              "visempar.report"))]
     reached: set[str] = set()
     while todo:
         m = todo.pop()

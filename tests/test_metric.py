@@ -93,7 +93,7 @@ def test_run_and_dev_smatch_score_their_output_like_the_files(metric, trained_ru
     gold_path.write_text("\n\n".join(f"#::snt {e.sentence}\n{e.text}" for e in golds) + "\n", encoding="utf-8")
     loaded = load_run(trained_run)
     monkeypatch.setattr("visempar.infer.predict.generate", fake)
-    summary = evaluate_run(loaded, read_corpus(gold_path), tmp_path / "eval")
+    summary, _ = evaluate_run(loaded, read_corpus(gold_path), tmp_path / "eval")
     written = [b.graph_text for b in iter_blocks(read_text(tmp_path / "eval" / "predictions.txt"))]
     m = metric.compute(predictions=written, references=[e.text for e in golds])
     dev = dev_smatch(loaded.model, loaded.tokenizer, loaded.builder, golds, budget=64, batch_size=8)

@@ -45,7 +45,7 @@ def test_the_installed_wheel_runs_without_the_checkout(installed, tiny_model, tm
     assert where.stdout.strip() == str(installed / "visempar" / "__init__.py")
 
     version = run(installed, tmp_path, "-m", "visempar", "--version")
-    assert version.returncode == 0 and "0.2.0" in version.stdout
+    assert version.returncode == 0 and "0.3.0" in version.stdout
 
     check = run(installed, tmp_path, "-m", "visempar", "data", "validate")
     assert check.returncode == 0, check.stderr

@@ -1,10 +1,11 @@
 """visempar from Python: parse sentences with a trained run, score graphs.
 
-    from visempar import load_parser, score
+    from visempar import draw, load_parser, score
 
     parser = load_parser("runs/smollm2-vlsp-varfree")
     graphs = parser.parse(["Tôi đi học .", "Trời mưa ."])   # one penman.Graph each
     print(score(graphs, gold_texts).f1)
+    svg = draw(graphs[0])                                    # Graphviz's drawing, as SVG
 
 `Parser.parse` gives the graphs `visempar predict` writes for the same run and sentences:
 the same prompt builder, decoding settings, chunks and repair. `score` is the scorer of
@@ -50,6 +51,10 @@ class ParseResult:
     def text(self) -> str:
         """The graph in the challenge's one-line style, as `visempar predict` writes it."""
         return format_graph(self.graph)
+
+    def _repr_svg_(self) -> str:
+        """Jupyter shows a result as its graph, drawn (`draw`)."""
+        return draw(self.graph)
 
 
 class Parser:
@@ -105,6 +110,14 @@ def load_parser(run_dir: str | Path, *, passes: Mapping[str, str] | None = None)
 
     chosen = {key: check_value(key, value) for key, value in (passes or {}).items()}
     return Parser(load_run(run_dir, passes=chosen))
+
+
+def draw(graph: str | penman.Graph) -> str:
+    """A graph (a `penman.Graph` or its text) as an SVG string, laid out by Graphviz: what
+    `visempar draw` writes. Raises `DrawError` when Graphviz cannot draw it."""
+    from visempar.report.draw import draw as draw_svg
+
+    return draw_svg(graph)
 
 
 def score(predictions: Sequence[str | penman.Graph], gold: Sequence[str | penman.Graph], *,

@@ -135,7 +135,7 @@ def check_variant(variant: str, model: str, out: Path, steps: int, asserts: Asse
 
     loaded = load_run(out / variant_label)
     start = time.perf_counter()
-    scored = evaluate_run(loaded, read_corpus(sample_path("test")), out / variant_label / "eval", restarts=1)
+    scored, _ = evaluate_run(loaded, read_corpus(sample_path("test")), out / variant_label / "eval", restarts=1)
     eval_s = time.perf_counter() - start
     generated = scored["generation"]
     asserts.check(f"{variant_label}.evaluate", 0.0 <= scored["f1"] <= 1.0 and generated["sentences"] > 0,

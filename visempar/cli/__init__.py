@@ -25,6 +25,7 @@ COMMANDS = {  # name: (module under visempar.cli, function)
     "compare": ("scoring", "compare"),
     "ensemble": ("scoring", "ensemble"),
     "repair": ("scoring", "repair"),
+    "draw": ("drawing", "draw"),
     "preflight": ("training", "preflight"),
     "train": ("training", "train"),
     "predict": ("inference", "predict"),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
+
+from visempar.amr.format import format_graph
 
 from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, FITTED_RUN, JSON_OUT, PASSES_OPTION, after_decoding,
                                  chosen_passes, load_run, progress, refuse_outputs_on_inputs, stops,
@@ -40,8 +43,11 @@ from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, FITTED_RUN, JSON_OUT
               help="With --run: also N sampled generations per sentence, MBR-selected.")
 @AFTER_DECODING_SET
 @JSON_OUT
+@click.option("--html", "html_out", type=click.Path(dir_okay=False),
+              help="Also write a report page: every prediction drawn beside its gold graph, coloured by "
+                   "the alignment, with the fine components (one HTML file, no network needed).")
 def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts, seed, exact,
-             normalize_concepts, align, samples, after, json_out):
+             normalize_concepts, align, samples, after, json_out, html_out):
     """Corpus-level Smatch of PREDICTIONS against GOLD, or of a trained RUN on a gold file.
 
     With --metric fine, also the fine-grained components (see visempar/scoring/fine.py).
@@ -49,14 +55,18 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
     """
-    refuse_outputs_on_inputs([pred_path, gold_path, data_path], {"--json": json_out})
-    scoring = dict(restarts=restarts, seed=seed, fine=metric == "fine", exact=exact,
+    refuse_outputs_on_inputs([pred_path, gold_path, data_path], {"--json": json_out, "--html": html_out})
+    if html_out:
+        from visempar.report.html import drawing_check
+
+        drawing_check()  # before any work: graphs can be drawn here
+    scoring = dict(restarts=restarts, seed=seed, fine=metric == "fine" or bool(html_out), exact=exact,
                    normalize=normalize_concepts, align=align)
     if run_dir:
         if pred_path or gold_path:
             raise click.UsageError("--run parses the sentences itself: use --data, not --predictions/--gold")
-        return _evaluate_run(run_dir, data_path, out_dir, json_out, after_decoding(after), samples=samples,
-                             **scoring)
+        return _evaluate_run(run_dir, data_path, out_dir, json_out, html_out, after_decoding(after),
+                             samples=samples, shown_fine=metric == "fine", **scoring)
     if after:
         raise click.UsageError("--set changes a run's passes after decoding: it goes with --run")
     if not (pred_path and gold_path):
@@ -86,11 +96,19 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
     if normalize_concepts:
         click.echo(f"concepts respelled to the gold convention: {extra['concepts_respelled']}")
     click.echo(f"alignment: {report.alignment}")
-    _echo_fine(report.fine)
-    write_report(json_out, {"metric": metric, **extra, **report.to_dict()})
+    _echo_fine(report.fine if metric == "fine" else None)
+    write_report(json_out, {"metric": metric, **extra, **report.to_dict(),
+                            **({} if metric == "fine" else {"fine": None})})
+    if html_out:
+        from visempar.amr.io import read_blocks
+        from visempar.report.html import write_page
+
+        write_page(html_out, pred_path, [b.graph_text for b in read_blocks(gold_path)], report,
+                   f"{pred_path} against {gold_path}", seed=seed, restarts=restarts)
+        click.echo(f"report page written to {html_out}", err=True)
 
 
-def _evaluate_run(run_dir, data_path, out_dir, json_out, passes, **scoring):
+def _evaluate_run(run_dir, data_path, out_dir, json_out, html_out, passes, shown_fine, **scoring):
     from visempar.amr import read_corpus
     from visempar.data.corpus import sample_path
     from visempar.infer.predict import evaluate_run
@@ -100,7 +118,17 @@ def _evaluate_run(run_dir, data_path, out_dir, json_out, passes, **scoring):
     out = Path(out_dir) if out_dir else Path(run_dir) / "eval"
     bar, step = progress(len(gold), "parsing")
     with bar:
-        summary = evaluate_run(loaded, gold, out, progress=step, **scoring)
+        summary, report = evaluate_run(loaded, gold, out, progress=step, **scoring)
+    if not shown_fine:
+        summary.pop("fine", None)
+    if html_out:
+        from visempar.report.html import write_page
+
+        rows = json.loads((out / "per_sentence.json").read_text(encoding="utf-8"))["per_sentence"]
+        write_page(html_out, out / "predictions.txt", [e.text or format_graph(e.graph) for e in gold.examples],
+                   report, f"run {run_dir} on {gold.path}", run_rows=rows, seed=scoring["seed"],
+                   restarts=scoring["restarts"])
+        click.echo(f"report page written to {html_out}", err=True)
     lo, hi = summary["f1_ci95"]
     gen = summary["generation"]
     click.echo(f"Smatch  P {summary['precision']:.4f}  R {summary['recall']:.4f}  F1 {summary['f1']:.4f}  "

@@ -219,9 +219,10 @@ def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *
 
 def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int = 4,
                  seed: int = 0, fine: bool = False, exact: bool = False, normalize: bool = False,
-                 align: str = "sentences", samples: int = 0, progress=None) -> dict:
+                 align: str = "sentences", samples: int = 0, progress=None):
     """Predict the gold corpus's sentences, write them as a submission, and score that
-    file exactly as `visempar evaluate --predictions` would."""
+    file exactly as `visempar evaluate --predictions` would; the summary (also written to
+    OUT/summary.json) and the `SmatchReport`."""
     from visempar.scoring.files import score_files
 
     preds = predict(loaded, [e.sentence or "" for e in gold.examples], samples=samples, progress=progress)
@@ -250,4 +251,4 @@ def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int =
         summary["fine"] = report.fine
     write_json(out_dir / "per_sentence.json", {"summary": summary, "per_sentence": rows})
     write_json(out_dir / "summary.json", summary)
-    return summary
+    return summary, report

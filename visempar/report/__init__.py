@@ -1,0 +1,1 @@
+"""Reports that show graphs: drawings (`draw`) and the evaluation page (`html`)."""
