@@ -104,3 +104,17 @@ def score_graphs(preds, golds, **options):
     report, _ = score_texts(["" if p is None else format_graph(p) for p in preds],
                             [format_graph(g) for g in golds], gold_graphs=list(golds), **options)
     return report
+
+
+def hold_lock(path: Path):
+    """A live process holding the kernel lock on `path` (as a writer does), as a
+    `subprocess.Popen` to use in a `with` block and kill."""
+    import subprocess
+    import sys
+
+    code = ("import fcntl, os, sys, time; fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR); "
+            "fcntl.flock(fd, fcntl.LOCK_EX); os.write(fd, str(os.getpid()).encode()); "
+            "print('held', flush=True); time.sleep(60)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "held"
+    return proc

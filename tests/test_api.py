@@ -39,7 +39,8 @@ def test_parse_gives_the_graphs_predict_writes(parser, trained_run, tmp_path):
 def test_parse_results_say_how_each_graph_was_obtained(parser):
     results = parser.parse_results(["tôi muốn đi học .", "  "])
     assert [r.sentence for r in results] == ["tôi muốn đi học .", "  "]
-    assert results[1].path == "empty" and results[1].repaired and results[1].generated == ""
+    assert results[1].path == "blank" and not results[1].repaired and results[1].generated == ""
+    assert results[1].text == "(e / empty)"
     assert results[0].path in ("direct", "repaired", "empty")
     assert results[0].repaired == (results[0].path != "direct" or bool(results[0].repairs))
     assert results[0].text == format_graph(results[0].graph)
@@ -83,3 +84,41 @@ def test_score_gives_the_figures_of_evaluate(tmp_path):
 def test_score_refuses_lists_of_different_lengths():
     with pytest.raises(ValueError, match="2 predictions for 1 gold"):
         visempar.score(["(a / a)", "(b / b)"], ["(a / a)"])
+
+
+@pytest.mark.parametrize("call, error", [
+    (lambda p: p.parse(["trời mưa ."], batch_size=-1), ValueError),
+    (lambda p: p.parse(["trời mưa ."], batch_size=0), ValueError),
+    (lambda p: p.parse(["trời mưa ."], batch_size=10**9), ValueError),
+    (lambda p: p.parse(["trời mưa ."], batch_size=2.5), ValueError),
+    (lambda p: p.parse([b"bytes"]), TypeError),
+    (lambda p: p.parse([None]), TypeError),
+])
+def test_the_api_refuses_what_the_cli_refuses(parser, call, error):
+    with pytest.raises(error):
+        call(parser)
+
+
+def test_load_parser_refuses_a_misspelled_pass_and_prints_nothing(trained_run, capsys):
+    from visempar import load_parser
+    from visempar.passes import PassError
+
+    with pytest.raises(PassError, match=r"names: 'capitalised' is not one of its values \(none, capitalized\)"):
+        load_parser(trained_run, passes={"names": "capitalised"})
+    with pytest.raises(TypeError):
+        load_parser(123)
+    capsys.readouterr()
+    parser = load_parser(trained_run, passes={"negation": "next-word"})
+    parser.parse(["dân không hiểu ."])
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    assert parser.config.passes["negation"] == "next-word"
+
+
+def test_score_refuses_what_is_not_a_graph():
+    from visempar import score
+
+    with pytest.raises(TypeError):
+        score([3], ["(a / b)"])
+    with pytest.raises(ValueError):
+        score(["(a / b)"], ["(a / b)"], restarts=-1)

@@ -156,3 +156,78 @@ def test_top_p_samples_only_the_nucleus_in_proportion():
     assert set(_choose(logits, True, 1.0, 1.0, generator).tolist()) == {0, 1, 2, 3, 4}
     assert set(_choose(logits, True, 1.0, 0.01, generator).tolist()) == {0}
     assert set(_choose(logits, False, 1.0, 0.75, None).tolist()) == {0}
+
+
+def test_rows_join_as_others_stop_and_decode_as_alone(loaded):
+    """Seven prompts through two slots: each stopped row's slot goes to the next prompt
+    (padding on the left of the shorter side, columns no row needs cut off), and every
+    row decodes as it does alone (fp32, so batching changes no bit)."""
+    import torch
+
+    from visempar.data.encode import prompt_ids
+    from visempar.infer.decode import decode
+
+    tok = loaded.tokenizer
+    sentences = ["tôi muốn đi học .", "trời mưa to lắm , chúng tôi ở nhà .", "mẹ nấu cơm .", "anh ấy không đến .",
+                 "hôm nay là thứ hai .", "em bé ngủ .", "cô giáo dạy toán ở trường làng bên sông ."]
+    prompts = [prompt_ids(tok, loaded.builder, s) for s in sentences]
+    limits = [3, 30, 11, 25, 2, 17, 9]
+    common = dict(variant="baseline", pad_id=tok.pad_token_id, eos_ids=set(), piece=lambda t: tok.decode([t]),
+                  rules=False)
+    stopped = []
+    with torch.no_grad():
+        refilled = decode(loaded.model, prompts, limits, slots=2, progress=stopped.append, **common)
+        alone = [decode(loaded.model, [p], [n], **common)[0] for p, n in zip(prompts, limits)]
+    assert [r.tokens for r in refilled] == [r.tokens for r in alone]
+    assert [len(r.tokens) for r in refilled] == limits and stopped == [1] * 7
+
+
+def test_the_written_out_step_computes_the_model_step(loaded):
+    """`LlamaStep` against the model's own forward, on padded rows: the same logits in fp32
+    (to rounding), the same next tokens in bf16; its fused weights are the model's own
+    memory (the projections became slices of them)."""
+    import copy
+
+    import torch
+
+    from visempar.data.encode import prompt_ids
+    from visempar.infer.decode import _Batch
+    from visempar.infer.llama_step import LlamaStep, fits
+
+    tok = loaded.tokenizer
+    prompts = [prompt_ids(tok, loaded.builder, s) for s in ("tôi muốn đi học .", "mẹ nấu cơm .", "em bé ngủ rất ngon .")]
+    for dtype in (torch.float32, torch.bfloat16):
+        model = copy.deepcopy(loaded.model).to(dtype)
+        assert fits(model)
+        step = LlamaStep(model)
+        attn = model.model.layers[0].self_attn
+        assert attn.k_proj.weight.data_ptr() == step.layers[0][2].data_ptr() + attn.q_proj.weight.numel() * \
+            attn.q_proj.weight.element_size()
+        with torch.no_grad():
+            ours = _Batch.start(model, prompts, tok.pad_token_id, "cpu", step)
+            theirs = _Batch.start(model, prompts, tok.pad_token_id, "cpu")
+            ids = theirs.logits.argmax(-1)
+            for _ in range(6):
+                a, b = ours.step(model, ids), theirs.step(model, ids)
+                if dtype == torch.float32:
+                    torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+                assert torch.equal(a.float().argmax(-1), b.float().argmax(-1))
+                ids = b.float().argmax(-1)
+
+
+def test_the_adapter_merges_as_peft_merges_it(trained_run):
+    """`merge_lora` gives peft's merged weights to the bit, without peft."""
+    import torch
+    from peft import PeftModel
+
+    from visempar.config import load_config
+    from visempar.model.adapter import merge_lora
+    from visempar.model.build import load_base
+    from visempar.model.resolve import resolve_model
+
+    path = resolve_model(load_config(trained_run / "config.yaml").model)
+    ours, theirs = load_base(path, False, "float32"), load_base(path, False, "float32")
+    assert merge_lora(ours, trained_run / "adapter")
+    theirs = PeftModel.from_pretrained(theirs, str(trained_run / "adapter")).merge_and_unload()
+    a, b = ours.state_dict(), theirs.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

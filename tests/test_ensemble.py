@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from visempar.amr import canonical_triples, read_corpus
+from tests.conftest import write
 from visempar.cli import main
 
 SENTENCES = ["tôi muốn đi .", "trời mưa .", "mẹ nấu cơm ."]
@@ -187,3 +188,16 @@ def test_tuning_keeps_the_pivot_alone_unless_another_setting_gains_enough(tmp_pa
     monkeypatch.setattr(ensemble, "MIN_GAIN", 2.0)  # no gain is enough: the pivot alone
     plan, report = tune("merge", read_candidates(files), gold, weights)
     assert (plan.keep, plan.add) == (0.0, float("inf")) and report["dev_f1"] < 1.0
+
+
+@pytest.mark.parametrize("method", ["select", "merge"])
+def test_concepts_keep_the_spelling_the_systems_wrote(tmp_path, method):
+    """Two systems identical to a gold written with `_` in its concepts (as train_amr_1 is):
+    the ensemble scores 1.0, not less for respelling `bi_kịch` as `bi kịch`."""
+    gold = write(tmp_path, "gold.txt", "#::snt đó là bi kịch\n(b / bi_kịch :domain (đ / đó))\n\n"
+                                       "#::snt ông chủ tịch nói\n(n / nói :agent (c / chủ_tịch :mod (ô / ông)))\n")
+    res = CliRunner().invoke(main, ["ensemble", str(gold), str(gold), "--output", str(tmp_path / "e.txt"),
+                                    "--method", method, "--gold", str(gold)])
+    assert res.exit_code == 0, res.output
+    assert f"Smatch of {tmp_path / 'e.txt'}: F1 1.0000" in res.output
+    assert "bi_kịch" in (tmp_path / "e.txt").read_text(encoding="utf-8")

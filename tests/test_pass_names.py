@@ -1,5 +1,7 @@
 """The names pass: capitalised words of the sentence written as named entities."""
 
+import pytest
+
 from visempar.amr import format_graph, parse_graph
 from visempar.data.prompts import PromptBuilder
 from visempar.data.words import Words
@@ -65,7 +67,29 @@ def test_the_pass_raises_smatch_against_a_gold_that_names_the_person():
 
 def test_a_node_that_spells_the_name_keeps_its_roles_and_a_partial_name_is_not_written_twice():
     text, added = named("Cháu còn học dưới Gò Vấp", "(h / học :location (g / gò vấp :prep (d / dưới)))")
-    assert (text, added) == ("(h / học :location (g / person :prep (d / dưới) :name (n / name "
-                             ":op1 (g1 / Gò) :op2 (v / Vấp)) :wiki -))", 1)
+    kind = text.split("(g / ", 1)[1].split()[0]  # the type is a guess here (see the known miss below)
+    assert added == 1 and text.startswith(f"(h / học :location (g / {kind} :prep (d / dưới) :name (n / name "
+                                          ":op1 (g1 / Gò) :op2 (v / Vấp))")
     held = "(h / học :agent (p / person :name (n / name :op1 (x / Vấp))))"
     assert named("Cháu còn học dưới Gò Vấp", held)[1] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="known miss: nothing before `Gò Vấp` (a district) says it is a place, "
+                                       "so the pass falls back to person")
+def test_known_miss_a_place_with_nothing_before_it_is_typed_as_a_place():
+    text, _ = named("Cháu còn học dưới Gò Vấp", "(h / học :location (g / gò vấp :prep (d / dưới)))")
+    assert "(g / person" not in text
+
+
+def test_a_name_the_training_graphs_typed_keeps_that_type():
+    from visempar.amr.io import Example
+    from visempar.data.lexicon import Lexicon
+
+    seen = [Example("quân nga đến", parse_graph("(đ / đến :agent (q / quân :mod (c / country "
+                                                 ":name (n / name :op1 (x / Nga)) :wiki (w / Nga))))"))]
+    fitted = Lexicon.fit(seen)
+    assert fitted.names == {"nga": "country"}
+    graph, added = mark_names(Words.of("họ gặp người Nga"), parse_graph("(g / gặp :agent (h / họ))"), fitted)
+    assert added == 1 and "(c / country :name (n / name :op1 (n1 / Nga)) :wiki (n2 / Nga))" in format_graph(graph, "oneline")
+    graph, _ = mark_names(Words.of("họ gặp người Nga"), parse_graph("(g / gặp :agent (h / họ))"))
+    assert "/ person" in format_graph(graph, "oneline")  # without the run's graphs: the default

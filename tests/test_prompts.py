@@ -86,3 +86,20 @@ def test_the_config_carries_the_prompt_settings_and_refuses_unknown_ones():
         from_mapping({"graph_format": "amr"})
     with pytest.raises(ConfigError, match="enable_thinking must be true, false or null"):
         from_mapping({"enable_thinking": "maybe"})
+
+
+def test_invisible_characters_do_not_change_the_prompt():
+    """Text pasted from the web carries zero-width spaces and joiners, a byte-order mark, soft
+    hyphens; NFD is how macOS writes Vietnamese. The prompt, the sentence key that matches
+    files, and the words the passes read are those of the plain sentence."""
+    import unicodedata
+
+    from visempar.data.corpus import sentence_key
+    from visempar.data.prompts import plain_text
+
+    plain = "tôi muốn đi học ."
+    noisy = "\ufefftôi\u200b muốn\u00ad đi\u200d học\u2060 ."
+    for text in (noisy, unicodedata.normalize("NFD", plain), "  tôi muốn\n đi học . "):
+        assert plain_text(text) == plain
+        assert PromptBuilder("baseline", prompt_style="short").prompt(text) == f"{plain}\nAMR:\n"
+        assert sentence_key(text) == sentence_key(plain)

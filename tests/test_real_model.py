@@ -81,5 +81,5 @@ def test_real_model_trains_and_parses(smollm2, tmp_path):
     assert 0 < summary["last_loss"] < 10
     loaded = load_run(tmp_path / "run")
     preds = predict(loaded, ["Tôi đi học .", ""])
-    assert len(preds.results) == 2 and preds.results[1].path == "empty"
+    assert len(preds.results) == 2 and preds.results[1].path == "blank"
     assert all(r.graph is not None for r in preds.results)

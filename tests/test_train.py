@@ -172,7 +172,9 @@ def test_train_writes_a_complete_run(trained_run):
         assert mark["files"]["adapter_model.safetensors"]["size"] == (folder / "adapter_model.safetensors").stat().st_size
     assert all((trained_run / "checkpoints" / name / "tokenizer.json").exists() for name in marks)
     lexicon = json.loads((trained_run / "lexicon.json").read_text(encoding="utf-8"))
-    assert len(lexicon) > 20 and all(len(v) == 3 and 0 < v[1] <= v[0] for v in lexicon.values())
+    words = lexicon["words"]
+    assert len(words) > 20 and all(len(v) == 3 and 0 < v[1] <= v[0] for v in words.values())
+    assert lexicon["commonest_type"] == "person" and lexicon["names"]  # the sample's typed names
     run = json.loads((trained_run / "run.json").read_text())
     assert run["schedule"]["total_steps"] == 6 and run["build_order"] == ["load", "lora", "checkpointing"]
     from peft import PeftModel
@@ -379,6 +381,13 @@ def test_a_torn_checkpoint_is_skipped_and_a_full_disk_loses_nothing_committed(ti
     a, b = _adapter(tmp_path / "a"), _adapter(tmp_path / "b")
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    # steps 3 and 4 were trained twice: their records are not, and the token count is the straight run's
+    records = [json.loads(line) for line in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["step"] for r in records if "loss" in r]
+    assert steps == sorted(set(steps)) == [r["step"] for r in
+                                           map(json.loads, (tmp_path / "a" / "metrics.jsonl").read_text().splitlines())
+                                           if "loss" in r]
+    assert resumed["tokens_seen"] == straight["tokens_seen"] > 0
 
 
 def test_a_second_signal_stops_at_once_and_the_handlers_are_put_back(tiny_model, tmp_path):

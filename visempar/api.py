@@ -29,8 +29,9 @@ from visempar.scoring.smatch import SmatchReport
 class ParseResult:
     """One sentence's graph and how it was obtained.
 
-    `path` is `direct` (the generation read as written), `task2`/`task1` (mtup), `repaired`
-    or `empty` (nothing readable: the placeholder `(e / empty)`); `repairs` names the kinds
+    `path` is `direct` (the generation read as written), `task2`/`task1` (mtup), `repaired`,
+    `empty` (nothing readable: the placeholder `(e / empty)`) or `blank` (a blank sentence,
+    the placeholder without generating); `repairs` names the kinds
     of change repair made; `passes` maps each pass after decoding that changed the graph
     to its number of changes (`visempar.passes`); `generated` is the model's raw completion.
     """
@@ -57,6 +58,9 @@ class ParseResult:
         return draw(self.graph)
 
 
+MAX_BATCH = 1024  # sentences decoded at once; more would only exhaust memory
+
+
 class Parser:
     """A trained run loaded for inference (`load_parser`)."""
 
@@ -80,6 +84,12 @@ class Parser:
         from visempar.infer.predict import predict_chunks
 
         todo = [sentences] if isinstance(sentences, str) else list(sentences)
+        bad = [s for s in todo if not isinstance(s, str)]
+        if bad:
+            raise TypeError(f"sentences must be strings, got {type(bad[0]).__name__}: {bad[0]!r}")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                       or not 1 <= batch_size <= MAX_BATCH):
+            raise ValueError(f"batch_size must be a whole number from 1 to {MAX_BATCH}, got {batch_size!r}")
         done = 0
 
         def count(n: int) -> None:  # progress on stderr, only when asked for
@@ -107,17 +117,21 @@ def load_parser(run_dir: str | Path, *, passes: Mapping[str, str] | None = None)
     `ValueError`) for an unknown pass or value."""
     from visempar.infer.load import load_run
     from visempar.passes import check_value
+    from visempar.quiet import silence_known_noise
 
+    if not isinstance(run_dir, (str, Path)):
+        raise TypeError(f"run_dir must be a path (str or Path), got {type(run_dir).__name__}")
     chosen = {key: check_value(key, value) for key, value in (passes or {}).items()}
+    silence_known_noise()  # what the CLI keeps off the terminal, the API does too
     return Parser(load_run(run_dir, passes=chosen))
 
 
 def draw(graph: str | penman.Graph) -> str:
     """A graph (a `penman.Graph` or its text) as an SVG string, laid out by Graphviz: what
     `visempar draw` writes. Raises `DrawError` when Graphviz cannot draw it."""
-    from visempar.report.draw import draw as draw_svg
+    from visempar.report.draw import svg_of
 
-    return draw_svg(graph)
+    return svg_of(graph)
 
 
 def score(predictions: Sequence[str | penman.Graph], gold: Sequence[str | penman.Graph], *,
@@ -130,6 +144,11 @@ def score(predictions: Sequence[str | penman.Graph], gold: Sequence[str | penman
 
     if len(predictions) != len(gold):
         raise ValueError(f"{len(predictions)} predictions for {len(gold)} gold graphs")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or not 0 <= restarts <= 100:
+        raise ValueError(f"restarts must be a whole number from 0 to 100, got {restarts!r}")
+    for item in (*predictions, *gold):
+        if not isinstance(item, (str, penman.Graph)):
+            raise TypeError(f"predictions and gold are graph texts or penman.Graphs, got {type(item).__name__}")
     report, _ = score_texts([_text(p) for p in predictions], [_text(g) for g in gold],
                             restarts=restarts, seed=seed, exact=exact, fine=fine,
                             normalize=normalize_concepts)

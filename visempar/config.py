@@ -137,6 +137,14 @@ _POSITIVE = ("max_length", "lora_r", "lora_alpha", "per_device_train_batch_size"
              "generation_batch_size", "per_device_eval_batch_size", "num_beams")
 
 
+_AT_MOST = {"max_length": 131_072, "lora_r": 4096, "lora_alpha": 65_536, "per_device_train_batch_size": 4096,
+            "gradient_accumulation_steps": 4096, "num_train_epochs": 1000, "max_steps": 10_000_000,
+            "generation_batch_size": 1024, "per_device_eval_batch_size": 4096, "num_beams": 64,
+            "max_new_tokens": 32_768, "dev_smatch_examples": 100_000, "logging_steps": 10_000_000,
+            "save_steps": 10_000_000, "eval_steps": 10_000_000, "save_total_limit": 10_000,
+            "cpu_threads": 4096, "max_bad_steps": 100_000, "stall_check_steps": 10_000_000}
+
+
 def _coerce(name: str, value: Any, default: Any, where: str) -> Any:
     kind = type(default)
     if name == "lora_target_modules":
@@ -207,6 +215,11 @@ def validate(config: TrainConfig, where: str = "config", lines: dict[str, int] |
     for name in _POSITIVE:
         if getattr(config, name) <= 0:
             raise ConfigError(f"{at(name)}: {name} must be positive, got {getattr(config, name)!r}")
+    for name, most in _AT_MOST.items():
+        value = getattr(config, name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value > most:
+            raise ConfigError(f"{at(name)}: {name} must be at most {most:,} (more would run for days or exhaust "
+                              f"memory), got {value!r}")
     for f in fields(TrainConfig):
         value = getattr(config, f.name)
         if isinstance(value, float) and not math.isfinite(value):

@@ -12,19 +12,26 @@ import os
 from pathlib import Path
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Replace `path` with `text` in one rename, creating its directory. A symlink is
-    written through: its target gets the text, the link stays."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Replace `path` with `text` (or bytes) in one rename, creating its directory. A
+    symlink is written through: its target gets the text, the link stays. When the write
+    fails (a full disk), the hidden file is removed, `path` keeps what it held, and the
+    `OSError` names `path`."""
     path = Path(path)
     if path.is_symlink():
         path = path.resolve()
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise OSError(e.errno, e.strerror or str(e), str(path)) from None
 
 
 def write_json(path: str | Path, payload, *, indent: int | None = 2) -> None:

@@ -7,17 +7,23 @@ run a model. `COMMANDS` is the table of contents.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 
 import click
 
-# OpenMP worker threads that sleep while they wait instead of spinning: with another busy
-# process on the cores, spinning threads fight it for them (beside one busy process, a
-# 2-thread loop of small matmuls took 33 s instead of 9.7 s; training steps of a
-# SmolLM2-shaped model 1.18x longer, benchmarks/bench_load.py). Read by libgomp when torch
-# loads, so it is set before any command imports torch; a user's own setting wins.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+from visempar import __version__
+
+# Training: OpenMP worker threads that sleep while they wait instead of spinning. With
+# another busy process on the cores, spinning threads fight it for them (beside one busy
+# process, a 2-thread loop of small matmuls took 33 s instead of 9.7 s; training steps of
+# a SmolLM2-shaped model 1.18x longer, benchmarks/bench_load.py), and a training step is
+# big enough that sleeping costs nothing. Decoding is thousands of small operations a
+# second, and there waking the threads cost 40% of `predict`'s time on a quiet machine
+# (docs/benchmarks.md): the other commands keep OpenMP's default. Read by libgomp when
+# torch loads, so it is set before the command imports torch; a user's own setting wins.
+PASSIVE_WAIT = ("train", "preflight")
 
 COMMANDS = {  # name: (module under visempar.cli, function)
     "data": ("data", "data"),
@@ -51,8 +57,26 @@ class Main(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS:
             return None
+        if name in PASSIVE_WAIT:
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         module, attr = COMMANDS[name]
         return getattr(importlib.import_module(f"visempar.cli.{module}"), attr)
+
+    def resolve_command(self, ctx, args):
+        """An unknown command gets the nearest one's name, as `data splt` does."""
+        if args and not args[0].startswith("-") and args[0] not in COMMANDS:
+            close = difflib.get_close_matches(args[0], list(COMMANDS), n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else f" The commands: {', '.join(sorted(COMMANDS))}."
+            raise click.UsageError(f"No such command {args[0]!r}.{hint}", ctx)
+        return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx, args):
+        """A usage error before any command runs (an unknown option of `visempar` itself)
+        is one line and exit 1, like every other."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as e:
+            raise click.ClickException(e.format_message()) from None
 
     def invoke(self, ctx):
         from visempar.errors import VisemparError
@@ -60,7 +84,7 @@ class Main(click.Group):
         try:
             return super().invoke(ctx)
         except click.UsageError as e:  # a bad option or value: one line, exit 1, like any error
-            raise click.ClickException(e.format_message()) from None
+            raise click.ClickException(e.format_message().strip().splitlines()[-1]) from None
         except VisemparError as e:
             raise click.ClickException(str(e)) from None
         except KeyboardInterrupt:
@@ -72,6 +96,6 @@ class Main(click.Group):
 
 
 @click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="visempar")
+@click.version_option(__version__, "-V", "--version", prog_name="visempar")
 def main() -> None:
     """visempar: Vietnamese AMR parsing (VLSP 2025 format) with LoRA fine-tuning."""

@@ -20,24 +20,19 @@ ALIGN = click.option("--align", type=click.Choice(["sentences", "order"]), defau
                           "(NFC, case, spacing, _, trailing punctuation); order: by position alone.")
 
 
-def refuse_outputs_on_inputs(inputs, outputs: dict[str, str | None]) -> None:
-    """An output (`--output`, `--json`, ...) that is one of the command's inputs would
-    destroy it: refused before anything runs, naming both."""
-    import os
+def guard(inputs: dict, *outputs) -> None:
+    """Every output of a command checked against its inputs and each other before any work
+    (`visempar.outputs.check_outputs`); `--json` is `Output("--json", path)` or None."""
+    from visempar.outputs import check_outputs
 
-    def same(a, b) -> bool:
-        try:
-            return os.path.samefile(a, b)
-        except OSError:
-            return Path(a).resolve() == Path(b).resolve()
+    check_outputs(inputs, outputs)
 
-    for option, out in outputs.items():
-        if out is None:
-            continue
-        for given in inputs:
-            if given is not None and same(out, given):
-                raise click.ClickException(f"{option} {out} is an input of this command ({given}); "
-                                           "choose another path")
+
+def json_output(path: str | None):
+    """The `--json` report as an output to guard (None when not asked for)."""
+    from visempar.outputs import Output
+
+    return Output("--json", path) if path else None
 
 
 def default_paths(paths: tuple[str, ...]) -> list[Path]:

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from visempar.cli.common import JSON_OUT, ON_ERROR, default_paths, read_all, write_report
+from visempar.cli.common import JSON_OUT, ON_ERROR, default_paths, guard, json_output, read_all, write_report
+from visempar.outputs import Output
 
 
 @click.group()
@@ -21,9 +22,14 @@ def validate(paths, json_out):
     """Check that every block of PATHS parses; exit 0 only if all do.
 
     Lists each problem with file, line and column. Without PATHS: the bundled sample.
+
+    \b
+    Example:
+      visempar data validate train_amr_1.txt train_amr_2.txt --json validate.json
     """
     from visempar.amr import AMRError, read_corpus
 
+    guard({"PATHS": default_paths(paths)}, json_output(json_out))
     report, failed = {"files": {}}, []
     for path in default_paths(paths):
         try:
@@ -77,9 +83,14 @@ def stats(paths, on_error, json_out):
 
     Triples are counted as the reference scorer counts them (instances, edges, attributes
     and TOP). Without PATHS: the bundled sample.
+
+    \b
+    Example:
+      visempar data stats train_amr_1.txt train_amr_2.txt
     """
     from visempar.data.corpus import corpus_stats, overlap
 
+    guard({"PATHS": default_paths(paths)}, json_output(json_out))
     corpora = read_all(default_paths(paths), on_error)
     report = {"files": {}, "skipped_blocks": sum(len(c.errors) for c in corpora)}
     for corpus in corpora:
@@ -101,8 +112,9 @@ def stats(paths, on_error, json_out):
 @data.command()
 @click.argument("paths", nargs=-1, type=click.Path())
 @click.option("--dev-fraction", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1,
-              show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+              show_default=True, help="Share of the graphs that go to dev.txt.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the shuffle: same inputs and seed, same split.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory that receives train.txt and dev.txt.")
 @click.option("--test", "tests", multiple=True, type=click.Path(),
@@ -118,11 +130,18 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, like_path, on
     """Deterministic train/dev split of PATHS; duplicates stay on one side.
 
     Without PATHS: the bundled sample's train file.
+
+    \b
+    Example:
+      visempar data split train_amr_1.txt train_amr_2.txt --out split --test public_test.txt \\
+        --exclude-test --like public_test.txt
     """
     from visempar.amr import write_corpus
     from visempar.data.corpus import read_sentences, sample_path, split_examples
 
     paths = [Path(p) for p in paths] or [sample_path("train")]
+    guard({"PATHS": paths, "--test": list(tests), "--like": like_path},
+          Output("--out", out_dir, folder=True, writes=("train.txt", "dev.txt")), json_output(json_out))
     corpora = read_all(paths, on_error)
     examples = [e for c in corpora for e in c.examples]
     test_sentences = [s for t in tests for s in read_sentences(t)]
@@ -148,7 +167,8 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, like_path, on
 
 @data.command(name="format")
 @click.argument("path", type=click.Path())
-@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True,
+              help="The rewritten corpus file.")
 @click.option("--style", type=click.Choice(["vlsp", "oneline"]), default="vlsp",
               show_default=True, help="Multi-line VLSP layout, or one graph per line.")
 @click.option("--concepts", type=click.Choice(["keep", "space", "underscore"]),
@@ -156,9 +176,15 @@ def split(paths, dev_fraction, seed, out_dir, tests, exclude_test, like_path, on
               help="Respell multi-word concepts (gold convention: space).")
 @ON_ERROR
 def format_(path, out_path, style, concepts, on_error):
-    """Rewrite a corpus file in a given layout and concept spelling (NFC, LF)."""
+    """Rewrite a corpus file in a given layout and concept spelling (NFC, LF).
+
+    \b
+    Example:
+      visempar data format train_amr_1.txt --out train1.oneline.txt --style oneline --concepts space
+    """
     from visempar.amr import write_corpus
 
+    guard({"PATH": path}, Output("--out", out_path))
     (corpus,) = read_all([Path(path)], on_error, None if concepts == "keep" else concepts)
     n = write_corpus(out_path, corpus.examples, style)
     click.echo(f"{n} graphs written to {out_path} ({len(corpus.errors)} skipped)")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import click
 
-from visempar.cli.common import refuse_outputs_on_inputs
+from visempar.cli.common import guard
+from visempar.outputs import Output
 
 
 @click.command()
@@ -18,14 +19,14 @@ def draw(path, number, out_path):
 
     Example: visempar draw predictions.txt --index 3 --output graph3.svg
     """
-    refuse_outputs_on_inputs([path], {"--output": out_path})
+    guard({"PATH": path}, Output("--output", out_path))
     from visempar.amr.io import read_blocks
-    from visempar.report.draw import draw as draw_graph
+    from visempar.report.draw import svg_of
     from visempar.reports import write_atomic
 
     blocks = read_blocks(path)
     if number > len(blocks):
         raise click.UsageError(f"--index {number}: {path} holds {len(blocks)} block(s)")
     block = blocks[number - 1]
-    write_atomic(out_path, draw_graph(block.graph_text) + "\n")
+    write_atomic(out_path, svg_of(block.graph_text) + "\n")
     click.echo(f"block {number} of {path} (line {block.line}) drawn to {out_path}")

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
-from visempar.cli.common import (AFTER_DECODING_SET, JSON_OUT, after_decoding, load_run, progress,
-                                 refuse_outputs_on_inputs, stops, write_report)
+from visempar.cli.common import (AFTER_DECODING_SET, JSON_OUT, after_decoding, guard, json_output, load_run,
+                                 progress, stops, write_report)
 
 
 @click.command()
-@click.option("--run", "run_dir", type=click.Path(), required=True)
+@click.option("--run", "run_dir", type=click.Path(), required=True,
+              help="A run folder written by `visempar train`.")
 @click.option("--input", "input_path", type=click.Path(), required=True,
               help="One sentence per line (the challenge's test files).")
 @click.option("--output", "output_path", type=click.Path(dir_okay=False), required=True,
@@ -17,9 +20,9 @@ from visempar.cli.common import (AFTER_DECODING_SET, JSON_OUT, after_decoding, l
 @click.option("--normalize-input", type=click.Choice(["none", "spaces", "lower"]),
               help="Input spelling: `spaces` turns word-segmentation `_` into spaces "
                    "(default: the run's input_normalization).")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Generation batch size (default: the run's).")
+@click.option("--batch-size", type=click.IntRange(1, 1024), help="Generation batch size (default: the run's).")
 @click.option("--resume", is_flag=True, help="Go on from OUTPUT.partial of an interrupted run.")
-@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--samples", type=click.IntRange(0, 64), default=0, show_default=True,
               help="Also N sampled generations per sentence; keep the candidate with the highest "
                    "mean Smatch to the others (MBR).")
 @AFTER_DECODING_SET
@@ -29,12 +32,19 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
 
     Blocks are written as they are finished, to OUTPUT.partial; OUTPUT appears when all
     are done. After a crash, Ctrl-C or SIGTERM, --resume goes on where it stopped.
+
+    \b
+    Example:
+      visempar predict --run runs/my-run --input public_test.txt --output results.txt
     """
     import signal
 
     from visempar.infer.predict import predict_file, read_sentence_lines
 
-    refuse_outputs_on_inputs([input_path], {"--output": output_path, "--json": json_out})
+    from visempar.outputs import Output, run_files
+
+    guard({"--input": input_path, "--run": run_files(run_dir)},
+          Output("--output", output_path, beside=(".partial", ".partial.json", ".lock")), json_output(json_out))
     passes = after_decoding(after)
     sentences = read_sentence_lines(input_path)
     from visempar.infer.load import overlong_sentences
@@ -71,12 +81,18 @@ def predict(run_dir, input_path, output_path, normalize_input, batch_size, resum
 
 
 @click.command()
-@click.option("--run", "run_dir", type=click.Path(), required=True)
+@click.option("--run", "run_dir", type=click.Path(), required=True,
+              help="A run folder written by `visempar train`.")
 @click.option("--merge", "out_dir", type=click.Path(file_okay=False), required=True,
               help="Directory for the merged model (HF format, with the tokenizer).")
 @click.option("--overwrite", is_flag=True, help="Replace what a non-empty --merge folder holds.")
 def export(run_dir, out_dir, overwrite):
-    """Merge a run's adapter into its base model and save it in HF format."""
+    """Merge a run's adapter into its base model and save it in HF format.
+
+    \b
+    Example:
+      visempar export --run runs/my-run --merge merged-model
+    """
     from pathlib import Path
 
     from visempar.model.cache import cache_root
@@ -88,7 +104,35 @@ def export(run_dir, out_dir, overwrite):
                                        "choose a folder of its own")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise click.ClickException(f"--merge {out_dir} is not empty; choose an empty folder, or pass --overwrite")
+    from visempar.outputs import Output, run_files
+
+    guard({"--run": run_files(run_dir)}, Output("--merge", out_dir, folder=True, writes=("config.json",)))
     loaded = load_run(run_dir, merged=True)
-    loaded.model.save_pretrained(out_dir)
-    loaded.tokenizer.save_pretrained(out_dir)
+    save_folder(out, lambda tmp: (loaded.model.save_pretrained(tmp), loaded.tokenizer.save_pretrained(tmp)))
     click.echo(f"merged model written to {out_dir}")
+
+
+def save_folder(out, save) -> None:
+    """`save(folder)` into a hidden folder beside `out`, which then replaces `out` whole: a
+    failed save (a full disk) leaves `out` as it was and no partial folder behind."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save(tmp)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(e.errno, e.strerror or str(e), str(out)) from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if out.exists():
+        old = out.with_name(f".{out.name}.old")
+        os.replace(out, old)
+        os.replace(tmp, out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, out)

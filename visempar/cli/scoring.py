@@ -10,8 +10,8 @@ import click
 from visempar.amr.format import format_graph
 
 from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, FITTED_RUN, JSON_OUT, PASSES_OPTION, after_decoding,
-                                 chosen_passes, load_run, progress, refuse_outputs_on_inputs, stops,
-                                 write_report)
+                                 chosen_passes, guard, json_output, load_run, progress, stops, write_report)
+from visempar.outputs import EVAL_FILES, Output, run_files
 
 
 @click.command()
@@ -29,7 +29,7 @@ from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, FITTED_RUN, JSON_OUT
               help="With --run: the gold file (default: the sample test split).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False),
               help="With --run: where predictions and reports go (default RUN/eval).")
-@click.option("--restarts", type=click.IntRange(min=0), default=4, show_default=True,
+@click.option("--restarts", type=click.IntRange(0, 100), default=4, show_default=True,
               help="Random restarts of the hill-climbing alignment (the reference uses 4).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the restarts and of the bootstrap: same files, same score.")
@@ -39,7 +39,7 @@ from visempar.cli.common import (AFTER_DECODING_SET, ALIGN, FITTED_RUN, JSON_OUT
 @click.option("--normalize-concepts", is_flag=True,
               help="Respell multi-word concepts of the predictions to the gold convention.")
 @ALIGN
-@click.option("--samples", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("--samples", type=click.IntRange(0, 64), default=0, show_default=True,
               help="With --run: also N sampled generations per sentence, MBR-selected.")
 @AFTER_DECODING_SET
 @JSON_OUT
@@ -54,8 +54,16 @@ def evaluate(metric, pred_path, gold_path, run_dir, data_path, out_dir, restarts
 
     Every gold graph counts: an empty, garbage or malformed prediction scores zero matched
     triples and is listed. Misaligned files are an error.
+
+    \b
+    Examples:
+      visempar evaluate --predictions results.txt --gold gold.txt --html report.html
+      visempar evaluate --metric fine --run runs/my-run --data dev.txt
     """
-    refuse_outputs_on_inputs([pred_path, gold_path, data_path], {"--json": json_out, "--html": html_out})
+    eval_out = (Output("--out", out_dir or Path(run_dir) / "eval", folder=True, writes=EVAL_FILES)
+                if run_dir else None)
+    guard({"--predictions": pred_path, "--gold": gold_path, "--data": data_path, "--run": run_files(run_dir)},
+          eval_out, json_output(json_out), Output("--html", html_out) if html_out else None)
     if html_out:
         from visempar.report.html import drawing_check
 
@@ -162,16 +170,22 @@ def _echo_fine(fine: dict | None) -> None:
 @click.argument("b_path", metavar="B")
 @click.option("--gold", "gold_path", required=True, help="Gold file in the same block format.")
 @ALIGN
-@click.option("--samples", type=click.IntRange(min=1), default=1000, show_default=True, help="Bootstrap resamples.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--samples", type=click.IntRange(1, 100_000), default=1000, show_default=True,
+              help="Bootstrap resamples.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the resamples and the alignments: same files, same figures.")
 @JSON_OUT
 def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
     """Is prediction file A better than B? Paired bootstrap over the sentences.
 
     Prints each file's corpus Smatch F1, the difference A - B with its 95% interval, and
     p: the share of resamples in which A does not beat B.
+
+    \b
+    Example:
+      visempar compare new/predictions.txt old/predictions.txt --gold dev.txt
     """
-    refuse_outputs_on_inputs([a_path, b_path, gold_path], {"--json": json_out})
+    guard({"A": a_path, "B": b_path, "--gold": gold_path}, json_output(json_out))
     from visempar.amr import read_corpus
     from visempar.scoring.compare import paired_bootstrap
     from visempar.scoring.files import score_files
@@ -192,7 +206,8 @@ def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
 @click.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PRED...")
 @click.option("--output", "out_path", required=True, help="The combined submission file.")
-@click.option("--method", type=click.Choice(["select", "merge"]), default="select", show_default=True)
+@click.option("--method", type=click.Choice(["select", "merge"]), default="select", show_default=True,
+              help="select: per sentence, one system's graph (weighted MBR); merge: vote on aligned triples.")
 @click.option("--weights", help="System weights, one per PRED, separated by commas (e.g. 3,2,1).")
 @click.option("--dev", "dev_paths", multiple=True, type=click.Path(),
               help="The same systems' outputs on a dev set, one --dev per PRED in the same order: "
@@ -200,7 +215,8 @@ def compare(a_path, b_path, gold_path, align, samples, seed, json_out):
 @click.option("--dev-gold", type=click.Path(), help="The gold graphs of the dev set.")
 @ALIGN
 @click.option("--gold", "gold_path", help="Also score every input and the result against this gold.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the alignments: same files, same result.")
 @PASSES_OPTION
 @FITTED_RUN
 @JSON_OUT
@@ -214,12 +230,18 @@ def ensemble(paths, out_path, method, weights, dev_paths, dev_gold, align, gold_
     MBR), kept over the heaviest system's only above a margin. `merge`: weighted voting
     over aligned triples on the heaviest system's graph. Deterministic; blocks keep the
     first file's order.
+
+    \b
+    Example:
+      visempar ensemble a.txt b.txt c.txt --output combined.txt --method select --gold dev.txt
     """
     from visempar.combine.ensemble import ensemble_files
 
     if len(paths) < 2:
         raise click.UsageError("give at least two prediction files")
-    refuse_outputs_on_inputs([*paths, *dev_paths, dev_gold, gold_path], {"--output": out_path, "--json": json_out})
+    guard({"PRED": paths, "--dev": dev_paths, "--dev-gold": dev_gold, "--gold": gold_path,
+           "--run": [Path(fitted_run) / "lexicon.json"] if fitted_run else None},
+          Output("--output", out_path), json_output(json_out))
     passes, fitted = chosen_passes(pass_names, fitted_run)
     report = ensemble_files(paths, out_path, method, align=align, seed=seed, gold=gold_path,
                             weights=_weights(weights), dev=dev_paths, dev_gold=dev_gold, passes=passes,
@@ -273,8 +295,13 @@ def repair(in_path, out_path, concepts, pass_names, fitted_run, json_out):
     decoding then read each block's sentence, for any system's output. The report says
     how many of the triples the reference scorer reads in the input survived (up to
     variable names and concept spelling).
+
+    \b
+    Example:
+      visempar repair raw_outputs.txt submission.txt --passes names,copy_words --json repair.json
     """
-    refuse_outputs_on_inputs([in_path], {"OUT_PATH": out_path, "--json": json_out})
+    guard({"IN_PATH": in_path, "--run": [Path(fitted_run) / "lexicon.json"] if fitted_run else None},
+          Output("OUT_PATH", out_path), json_output(json_out))
     passes, fitted = chosen_passes(pass_names, fitted_run)
     from visempar.combine.repair_file import repair_file
 

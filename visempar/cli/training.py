@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from visempar.cli.common import JSON_OUT, write_report
+from visempar.cli.common import JSON_OUT, guard, json_output, write_report
 
 
 def train_options(fn):
@@ -16,19 +16,24 @@ def train_options(fn):
                      "(default: MODEL-VARIANT for `tiny` and `smollm2`)."),
         click.option("--model", help="`tiny` (built offline), `smollm2` (bundled SmolLM2-135M-Instruct), "
                      "a .gguf file, a local directory or a hub name."),
-        click.option("--variant", type=click.Choice(["baseline", "mtup"])),
+        click.option("--variant", type=click.Choice(["baseline", "mtup"]),
+                     help="baseline: sentence -> graph; mtup: the graph without variables first, then the full one."),
         click.option("--data", "train_data", type=click.Path(),
                      help="Training corpus (default: the bundled sample train split)."),
         click.option("--eval-data", type=click.Path(),
                      help="Evaluation corpus (default: the bundled sample dev split)."),
-        click.option("--output-dir", type=click.Path(file_okay=False)),
-        click.option("--learning-rate", type=float),
-        click.option("--max-length", type=int),
-        click.option("--adapter-dtype", type=click.Choice(["float32", "bfloat16"])),
-        click.option("--gradient-accumulation-steps", type=int),
-        click.option("--batch-size", "per_device_train_batch_size", type=int),
-        click.option("--epochs", "num_train_epochs", type=float),
-        click.option("--max-steps", type=int),
+        click.option("--output-dir", type=click.Path(file_okay=False),
+                     help="The run folder (default: runs/MODEL-VARIANT); a new or empty folder, or a run to resume."),
+        click.option("--learning-rate", type=float, help="Peak learning rate (config: learning_rate)."),
+        click.option("--max-length", type=int, help="Longest example in tokens; longer ones are excluded, counted."),
+        click.option("--adapter-dtype", type=click.Choice(["float32", "bfloat16"]),
+                     help="dtype of the trainable LoRA tensors (float32 keeps small updates from rounding away)."),
+        click.option("--gradient-accumulation-steps", type=int,
+                     help="Micro-batches per optimizer step."),
+        click.option("--batch-size", "per_device_train_batch_size", type=int,
+                     help="Examples per micro-batch (per device)."),
+        click.option("--epochs", "num_train_epochs", type=float, help="Passes over the training data."),
+        click.option("--max-steps", type=int, help="Optimizer steps in all (0 or -1: by --epochs)."),
         click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
                      help="Override any config key (repeatable)."),
     ]
@@ -51,6 +56,15 @@ def _config(config_path, settings, **flags):
     if config_path is None:
         config_path = default_config_name(overrides.get("model"), overrides.get("variant"))
     return load_config(config_path, overrides)
+
+
+def _read_by(config, config_path) -> dict:
+    """What a training config makes `train` and `preflight` read."""
+    from visempar.config import resolve_path
+    from visempar.train.run import data_paths
+
+    train, dev = data_paths(config)
+    return {"--config": resolve_path(config_path) if config_path else None, "--data": train, "--eval-data": dev}
 
 
 def _preflight_failure(report, strict: bool) -> str:
@@ -77,12 +91,17 @@ def preflight(config_path, settings, strict, json_out, **flags):
     """Build exactly the training stack and prove that it trains, in seconds.
 
     Exit 0 when no check fails, 1 when one does (--strict: or warns).
+
+    \b
+    Example:
+      visempar preflight --config smollm2-vlsp-varfree --data train.txt --eval-data dev.txt
     """
     from visempar.model.device import set_threads
     from visempar.quiet import silence_known_noise
 
     silence_known_noise()
     config = _config(config_path, settings, **flags)
+    guard(_read_by(config, config_path), json_output(json_out))
     set_threads(config.cpu_threads)
     report, _ = _run_preflight(config, json_out)
     if report.failed(strict):
@@ -103,6 +122,11 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
     Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and stops; --resume continues exactly.
     When stderr is not a terminal (a log file), progress bars are off and the log lines
     stay; TQDM_DISABLE=0 brings the bars back.
+
+    \b
+    Example:
+      visempar train --config smollm2-vlsp-varfree --data train.txt --eval-data dev.txt \\
+        --output-dir runs/my-run
     """
     import os
 
@@ -116,6 +140,11 @@ def train(config_path, settings, resume, force, overwrite, skip_preflight, stric
     from visempar.train.run import train as run_training
 
     config = _config(config_path, settings, **flags)
+    from visempar.outputs import Output
+
+    run_dir = run_directory(config)
+    guard(_read_by(config, config_path), Output("--output-dir", run_dir, folder=True, writes=("config.yaml",),
+                                                replaces=overwrite))
     set_threads(config.cpu_threads)
     prepared = None
     if resume and finished_summary(config, run_directory(config)) is not None:

@@ -125,7 +125,7 @@ def read_candidates(paths: Sequence[str | Path], align: Align = "sentences") -> 
                                   "(pass --align order to match blocks by position)")
             column.append(same.pop(0).graph_text)
         columns.append(column)
-    return [Sentence(b.sentence or "", [repair(col[i]).graph for col in columns])
+    return [Sentence(b.sentence or "", [repair(col[i], None).graph for col in columns])  # spelled as written
             for i, b in enumerate(first)]
 
 

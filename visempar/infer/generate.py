@@ -55,19 +55,22 @@ def generate(model, tokenizer, builder: PromptBuilder, sentences: Sequence[str],
             pieces[token] = tokenizer.decode([token], skip_special_tokens=True)
         return pieces[token]
 
-    for start in range(0, len(order), batch_size):
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=compute_dtype == "bfloat16")
+    if stopping and num_beams == 1:  # one decoding whose `batch_size` slots refill as rows stop
+        with torch.no_grad(), autocast:
+            rows = decode(model, [encoded[i] for i in order], [limits[i] for i in order],
+                          variant=builder.variant, pad_id=tokenizer.pad_token_id,
+                          eos_ids={tokenizer.eos_token_id}, piece=piece, do_sample=do_sample,
+                          temperature=temperature, top_p=top_p, generator=generator, slots=batch_size,
+                          progress=progress)
+        for i, row in zip(order, rows):
+            outputs[i] = Generated(tokenizer.decode(row.tokens, skip_special_tokens=True), row.reason,
+                                   row.generated)
+    for start in range(0, len(order), batch_size) if not (stopping and num_beams == 1) else ():
         idx = order[start:start + batch_size]
-        with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
-                                             enabled=compute_dtype == "bfloat16"):
-            if stopping and num_beams == 1:
-                rows = decode(model, [encoded[i] for i in idx], [limits[i] for i in idx],
-                              variant=builder.variant, pad_id=tokenizer.pad_token_id,
-                              eos_ids={tokenizer.eos_token_id}, piece=piece, do_sample=do_sample,
-                              temperature=temperature, top_p=top_p, generator=generator)
-            else:
-                rows = _generate_fixed(model, tokenizer, [encoded[i] for i in idx],
-                                       max(limits[i] for i in idx), num_beams, do_sample,
-                                       temperature, top_p, seed + start)
+        with torch.no_grad(), autocast:
+            rows = _generate_fixed(model, tokenizer, [encoded[i] for i in idx], max(limits[i] for i in idx),
+                                   num_beams, do_sample, temperature, top_p, seed + start)
         for i, row in zip(idx, rows):
             outputs[i] = Generated(tokenizer.decode(row.tokens, skip_special_tokens=True),
                                    row.reason, row.generated)

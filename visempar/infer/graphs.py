@@ -33,7 +33,7 @@ class Parsed:
     change repair made, and the changes of each pass after decoding (key -> count)."""
 
     graph: penman.Graph
-    path: str  # task2 | task1 | direct | repaired | empty
+    path: str  # task2 | task1 | direct | repaired | empty | blank (no sentence: not generated)
     repairs: list[str] = field(default_factory=list)
     passes: dict[str, int] = field(default_factory=dict)
 

@@ -41,8 +41,8 @@ def load_run(run_dir: str | Path, *, merged: bool = False, passes: Passes | dict
     `passes` overrides the run's passes after decoding (`visempar.passes`: a `Passes`, or
     a mapping of the settings to change, as `--set` gives them), which need no retraining."""
     import torch
-    from peft import PeftModel
 
+    from visempar.model.adapter import merge_lora
     from visempar.model.build import load_base, load_tokenizer, wants_4bit
     from visempar.model.device import compute_dtype, set_threads
     from visempar.model.resolve import resolve_model
@@ -60,7 +60,8 @@ def load_run(run_dir: str | Path, *, merged: bool = False, passes: Passes | dict
     if not (adapter / "adapter_config.json").exists():
         raise RunDirError(f"{run_dir}: no trained adapter in {adapter} (did the run complete? "
                                 f"see {run_dir / 'summary.json'})")
-    tokenizer = load_tokenizer(str(adapter))
+    tokenizer = _read(adapter, "its tokenizer files", lambda: load_tokenizer(str(adapter)))
+    budget, lexicon = run_budget(run_dir, config), run_lexicon(run_dir, config)  # damaged ones: before the model
     quantized = wants_4bit(config)
     dtype = compute_dtype(config.compute_dtype)  # resolved here once, carried on `Loaded`
     base = load_base(resolve_model(config.model), quantized, dtype)
@@ -68,14 +69,35 @@ def load_run(run_dir: str | Path, *, merged: bool = False, passes: Passes | dict
         base = base.dequantize(dtype=torch.float32)
     if torch.cuda.is_available() and base.device.type != "cuda":
         base = base.to("cuda")
-    model = PeftModel.from_pretrained(base, str(adapter))
-    if merged:
-        model = model.merge_and_unload()
-    if not merged and not quantized:
-        model = inference_model(model, dtype)
+    if not quantized and _read(adapter, "its adapter weights", lambda: merge_lora(base, adapter)):
+        model = base  # merged as peft merges it, without loading peft (`visempar.model.adapter`)
+        if not merged and dtype == "bfloat16":
+            model = model.to(torch.bfloat16)
+    else:
+        from peft import PeftModel
+
+        model = _read(adapter, "its adapter weights", lambda: PeftModel.from_pretrained(base, str(adapter)))
+        if merged:
+            model = model.merge_and_unload()
+        if not merged and not quantized:
+            model = inference_model(model, dtype)
     model.eval()
     return Loaded(model, tokenizer, PromptBuilder.for_config(config, tokenizer), config, run_dir,
-                  run_budget(run_dir, config), dtype, run_lexicon(run_dir, config))
+                  budget, dtype, lexicon)
+
+
+def _read(folder: Path, what: str, load):
+    """`load()`, with a damaged or incomplete file of a run (truncated weights, missing
+    tokenizer files) reported as one `RunDirError` naming the folder, not a library's
+    traceback."""
+    from safetensors import SafetensorError
+
+    try:
+        return load()
+    except (OSError, ValueError, RuntimeError, KeyError, SafetensorError) as e:
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise RunDirError(f"{folder}: {what} cannot be read ({type(e).__name__}: {detail}); the run is "
+                          "damaged or incomplete: train it again or restore the folder") from None
 
 
 def inference_model(model, dtype: str):
@@ -106,7 +128,10 @@ def run_budget(run_dir: Path, config) -> TokenBudget:
     """The run's generation budget: for `max_new_tokens: auto`, the one fitted at training
     time and stored whole in `run.json`; else the configured number."""
     stored = run_dir / "run.json"
-    fitted = json.loads(stored.read_text()).get("token_budget") if stored.exists() else None
+    try:
+        fitted = json.loads(stored.read_text(encoding="utf-8")).get("token_budget") if stored.exists() else None
+    except (ValueError, AttributeError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{stored}: not the record visempar wrote ({type(e).__name__}: {e})") from None
     if config.max_new_tokens == "auto" and fitted:
         return TokenBudget.from_dict(fitted)
     return TokenBudget.from_config(config.max_new_tokens, config.max_length)

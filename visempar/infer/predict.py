@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -26,7 +27,7 @@ from visempar.infer.graphs import Parsed, path_counts, to_graph_result
 from visempar.infer.load import Loaded
 from visempar.locks import OutputLock
 from visempar.passes import Passes
-from visempar.reports import write_json
+from visempar.reports import write_atomic, write_json
 
 
 @dataclass
@@ -77,7 +78,7 @@ def predict(loaded: Loaded, sentences: Sequence[str], *, normalization: str | No
             for k, settings in enumerate([own, *sampled])]
     seconds = time.perf_counter() - start
     generations = [""] * len(sentences)
-    results = [Parsed(repair("").graph, "empty", ["no-graph"])] * len(sentences)
+    results = [Parsed(repair("").graph, "blank")] * len(sentences)  # a blank line: the placeholder, no repair
     passes = Passes.of(cfg)
     for n, i in enumerate(todo):  # the passes read the sentence as given, in its one normal form
         candidates = [to_graph_result(loaded.builder, run[n].text, cfg.concepts, sentences[i], passes,
@@ -164,17 +165,34 @@ class PartialOutput:
         return self.blocks
 
     def append(self, blocks: Sequence[str]) -> None:
+        """Add finished blocks; on a failed write (a full disk) the tail is cut back to the
+        last complete block, so `--resume` goes on from there."""
         text = "".join(("\n" if self.blocks + i else "") + b for i, b in enumerate(blocks))
-        with open(self.partial, "ab") as fh:
-            fh.write(text.encode("utf-8"))
-            fh.flush()
-            os.fsync(fh.fileno())
+        done = self.partial.stat().st_size
+        try:
+            with open(self.partial, "ab") as fh:
+                fh.write(text.encode("utf-8"))
+                fh.flush()
+                os.fsync(fh.fileno())
+        except OSError as e:
+            with open(self.partial, "r+b") as fh:
+                fh.truncate(done)
+            raise OSError(e.errno, f"{e.strerror or e}; the {self.blocks} blocks finished before are kept: "
+                                   "make room, then run the same command with --resume",
+                          str(self.partial)) from None
         self.blocks += len(blocks)
         self._commit()
 
     def _commit(self) -> None:
         write_json(self.index, {"input": self.input, "source": self.source, "blocks": self.blocks,
                                 "bytes": self.partial.stat().st_size}, indent=None)
+
+    def discard_if_empty(self) -> None:
+        """After a failure before any block was kept, leave nothing behind: there is
+        nothing to resume."""
+        if self.blocks == 0:
+            self.partial.unlink(missing_ok=True)
+            self.index.unlink(missing_ok=True)
 
     def finish(self) -> None:
         os.replace(self.partial, self.output)
@@ -200,21 +218,31 @@ def predict_file(loaded: Loaded, sentences: Sequence[str], output: str | Path, *
     """`predict_chunks`, each chunk written as it is done (`PartialOutput`), by one
     process at a time (`visempar.locks`); returns the predictions made by this call and
     the blocks resumed from an earlier one."""
+    batch = batch_size or loaded.config.generation_batch_size
     source = (f"run {loaded.run_dir.resolve() if loaded.run_dir else '<memory>'} "
-              f"(config {loaded.config.hash()}, samples {samples}, normalization {normalization or 'run'})")
+              f"(config {loaded.config.hash()}, samples {samples}, normalization {normalization or 'run'}, "
+              f"batch {batch}, chunk {chunk or 4 * batch})")  # the batches shape bf16 results: a resume keeps them
     out = PartialOutput(output, sentences, source)
     made = []
     with OutputLock(out.output.with_name(out.output.name + ".lock"), f"output {output}", log):
-        done = out.start(resume)
-        for part in predict_chunks(loaded, sentences, start=done, normalization=normalization,
-                                   batch_size=batch_size, chunk=chunk, samples=samples, progress=progress):
-            out.append(submission_blocks(part))
-            made.append(part)
-        out.finish()
-    merged = Predictions([s for p in made for s in p.sentences], [r for p in made for r in p.results],
-                         [g for p in made for g in p.generations], sum(p.seconds for p in made),
-                         [g for p in made for g in p.generated], samples)
-    return merged, done
+        try:
+            done = out.start(resume)
+            for part in predict_chunks(loaded, sentences, start=done, normalization=normalization,
+                                       batch_size=batch_size, chunk=chunk, samples=samples, progress=progress):
+                out.append(submission_blocks(part))
+                made.append(part)
+            out.finish()
+        except BaseException:
+            out.discard_if_empty()
+            raise
+    return merged(made, samples), done
+
+
+def merged(parts: Sequence[Predictions], samples: int) -> Predictions:
+    """Chunks of predictions as one, in order."""
+    return Predictions([s for p in parts for s in p.sentences], [r for p in parts for r in p.results],
+                       [g for p in parts for g in p.generations], sum(p.seconds for p in parts),
+                       [g for p in parts for g in p.generated], samples)
 
 
 def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int = 4,
@@ -225,7 +253,8 @@ def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int =
     OUT/summary.json) and the `SmatchReport`."""
     from visempar.scoring.files import score_files
 
-    preds = predict(loaded, [e.sentence or "" for e in gold.examples], samples=samples, progress=progress)
+    preds = merged(list(predict_chunks(loaded, [e.sentence or "" for e in gold.examples], samples=samples,
+                                       progress=progress)), samples)  # predict's and the API's very batches
     out_dir.mkdir(parents=True, exist_ok=True)
     write_submission(out_dir / "predictions.txt", preds)
     report, extra = score_files(out_dir / "predictions.txt", gold, restarts=restarts, seed=seed,
@@ -234,14 +263,15 @@ def evaluate_run(loaded: Loaded, gold: Corpus, out_dir: Path, *, restarts: int =
     for row, e, r, text in zip(rows, gold.examples, preds.results, preds.generations):
         row.update(sentence=e.sentence, line=e.line, path=r.path, repairs=r.repairs, passes=r.passes,
                    generated=text)
-    with open(out_dir / "per_sentence.csv", "w", newline="", encoding="utf-8") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["index", "line", "f1", "matched", "predicted", "gold", "path", "repairs", "passes",
-                         "sentence"])
-        for row in rows:
-            writer.writerow([row["index"], row["line"], row["f1"], row["matched"], row["predicted"],
-                             row["gold"], row["path"], ";".join(row["repairs"]),
-                             ";".join(f"{k}:{n}" for k, n in row["passes"].items()), row["sentence"]])
+    table = io.StringIO(newline="")
+    writer = csv.writer(table)
+    writer.writerow(["index", "line", "f1", "matched", "predicted", "gold", "path", "repairs", "passes",
+                     "sentence"])
+    for row in rows:
+        writer.writerow([row["index"], row["line"], row["f1"], row["matched"], row["predicted"],
+                         row["gold"], row["path"], ";".join(row["repairs"]),
+                         ";".join(f"{k}:{n}" for k, n in row["passes"].items()), row["sentence"]])
+    write_atomic(out_dir / "per_sentence.csv", table.getvalue())
     summary = {"run": str(loaded.run_dir), "gold": gold.path, "variant": loaded.config.variant,
                "precision": report.precision, "recall": report.recall, "f1": report.f1,
                "f1_ci95": report.f1_ci95, "mean_sentence_f1": report.mean_sentence_f1,

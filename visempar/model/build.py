@@ -70,8 +70,9 @@ def wants_4bit(config: TrainConfig) -> bool:
 
 
 def load_dtype(compute: str) -> str:
-    """The dtype of the frozen base: the compute dtype on CUDA; fp32 on CPU, where bf16
-    runs under autocast (bf16 weights there were no faster, and they round the merge)."""
+    """The dtype the base loads in: the compute dtype on CUDA; fp32 on CPU, where bf16 runs
+    under autocast over fp32 embeddings and norms (the residual stream stays fp32), and
+    only the frozen linear weights are then held in bf16 (`hold_frozen_linears`)."""
     import torch
 
     return compute if torch.cuda.is_available() else "float32"
@@ -166,6 +167,27 @@ def set_adapter_dtype(model, dtype_name: str) -> None:
             param.data = param.data.to(dtype)
 
 
+def hold_frozen_linears(model, compute: str) -> int:
+    """Hold the frozen weights of every linear layer in the compute dtype (bf16): autocast
+    casts an fp32 weight to bf16 on every forward and every recomputation, which was 13%
+    of a CPU training step of SmolLM2 (docs/benchmarks.md). The matmuls see the very same
+    bf16 values, so losses and gradients do not change. Trainable tensors (the adapters)
+    stay as they are, and so does a head tied to the input embeddings, whose fp32 lookups
+    keep the residual stream fp32. Returns the number of layers cast."""
+    import torch
+
+    if compute != "bfloat16":
+        return 0
+    tied = {id(m.weight) for m in model.modules() if isinstance(m, torch.nn.Embedding)}
+    layers = [m for m in model.modules() if isinstance(m, torch.nn.Linear)
+              and not m.weight.requires_grad and id(m.weight) not in tied and m.weight.dtype == torch.float32]
+    for layer in layers:
+        layer.weight.data = layer.weight.data.to(torch.bfloat16)
+        if layer.bias is not None and not layer.bias.requires_grad:
+            layer.bias.data = layer.bias.data.to(torch.bfloat16)
+    return len(layers)
+
+
 def enable_checkpointing(model) -> None:
     kwargs = {"use_reentrant": False}
     if hasattr(model, "activation_checkpointing_enable"):
@@ -193,6 +215,8 @@ def build_stack(config: TrainConfig) -> Stack:
         stack.steps.append("prepare_kbit")
     model = apply_lora(model, config)
     stack.steps.append("lora")
+    if not quantize and hold_frozen_linears(model, compute):
+        stack.steps.append("frozen_bf16")
     if config.activation_checkpointing:
         enable_checkpointing(model)
         stack.steps.append("checkpointing")

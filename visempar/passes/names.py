@@ -13,9 +13,11 @@ turned into the entity where the graph has one, the leaves of its other words dr
 else the entity hangs with `:mod` under the node of the title before the name (`anh`,
 `ông`...) or under the root. The type comes from the word or two before the name
 (`TYPE_BEFORE`: `nước` country, `tỉnh` province, `thành phố` city, `công ty` company...;
-`city` after a preposition of place, `ở`, `tại`...), else `person`. The types are guesses
-where the word before says little; a wrong one costs its instance triple, and for a place
-written as a person the wiki.
+`city` after a preposition of place, `ở`, `tại`...), unless the run's training graphs
+typed this very name, or agree on the type of names after that word (`name_type`); else
+the commonest type of their entities (`person`). The types are guesses where the word
+before says little; a wrong one costs its instance triple, and for a place written as a
+person the wiki.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import penman
 
 from visempar.amr.graph import leaves
 from visempar.amr.parse import fresh_variable
+from visempar.data.lexicon import Lexicon
 from visempar.passes.edit import outcome
 from visempar.data.words import Words
 
@@ -69,14 +72,15 @@ def capitalised_runs(sentence: Words) -> list[tuple[int, list[str]]]:
     return runs
 
 
-def mark_names(sentence: Words, graph: penman.Graph, fitted=None) -> tuple[penman.Graph, int]:
+def mark_names(sentence: Words, graph: penman.Graph, fitted: Lexicon | None = None) -> tuple[penman.Graph, int]:
     """`graph` with each likely name of the sentence (module docstring) it lacks written as
     an entity, and how many were.
 
     Args:
         sentence: the sentence the graph is for, case kept.
         graph: the graph to mend.
-        fitted: unused here.
+        fitted: the run's lexicon, when there is one: a name its training graphs typed
+            keeps that type, a word they show before names of one type gives it.
     Returns:
         The new graph (or `graph` itself) and the number of names written.
     """
@@ -87,10 +91,21 @@ def mark_names(sentence: Words, graph: penman.Graph, fitted=None) -> tuple[penma
             continue
         prior = words[before] if before >= 0 else ""
         prior2 = " ".join(words[before - 1:before + 1]) if before >= 1 else ""
-        kind = TYPE_BEFORE.get(prior2) or TYPE_BEFORE.get(prior) or "person"
-        triples = _with_entity(triples, graph.top, run, kind, prior)
+        triples = _with_entity(triples, graph.top, run, name_type(run, prior, prior2, fitted), prior)
         added += 1
     return outcome(graph, triples, added)
+
+
+def name_type(run: list[str], prior: str, prior2: str, fitted: Lexicon | None) -> str:
+    """The type of a name: the one the training graphs gave this name, else the one they
+    give names after this word, else the word or two before (`TYPE_BEFORE`), else the
+    commonest type of the training graphs' entities (`person` without them)."""
+    if fitted is not None:
+        known = fitted.names.get(_key(" ".join(run))) or fitted.types_after.get(prior)
+        if known:
+            return known
+    return (TYPE_BEFORE.get(prior2) or TYPE_BEFORE.get(prior)
+            or (fitted.commonest_type if fitted is not None else "person"))
 
 
 def _key(text: str) -> str:

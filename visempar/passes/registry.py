@@ -52,7 +52,8 @@ PASSES: tuple[Pass, ...] = (
          "word the sentence lacks, dropped", drop_surplus),
     Pass("missing_words", "add", "words of the sentence that are concepts in most training graphs, "
          "added beside their neighbours when the graph lacks them", add_missing, fitted=True),
-    Pass("names", "capitalized", "capitalised words written as named entities", mark_names),
+    Pass("names", "capitalized", "capitalised words written as named entities (typed by the run's training "
+         "graphs where they know the name)", mark_names),
     Pass("negation", "next-word", "`:polarity -` on the word after a negator, where the graph has none",
          mark_negation),
 )

@@ -156,10 +156,10 @@ def render_svg(dot: str) -> str:
     return text[text.index("<svg"):]  # no XML prolog: the SVG sits inside HTML
 
 
-def draw(graph: penman.Graph | str) -> str:
+def svg_of(graph: penman.Graph | str) -> str:
     """One graph (a `penman.Graph` or its text) as an SVG string, laid out by Graphviz.
 
-    >>> svg = draw("(h / hiểu :agent (a / anh) :polarity -)")
+    >>> svg = svg_of("(h / hiểu :agent (a / anh) :polarity -)")
     >>> svg.startswith("<svg") and "hiểu" in svg
     True
     """

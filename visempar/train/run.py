@@ -13,6 +13,7 @@ A run directory holds:
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ from visempar.errors import VisemparError
 from visempar.locks import OutputLock
 from visempar.model.build import Stack, build_stack
 from visempar.config import TrainConfig, load_config, save_config
-from visempar.reports import write_json
+from visempar.reports import write_atomic, write_json
 from visempar.train.checkpoints import COMPLETE, committed, newest_verified
 from visempar.train.schedule import Schedule, plan
 
@@ -223,8 +224,10 @@ def plot_curves(metrics_path: Path, out: Path) -> None:
     records = [json.loads(line) for line in metrics_path.read_text().splitlines() if line.strip()]
     fig = curve_figure(records)
     if fig is not None:
-        fig.savefig(out, dpi=100)
+        image = io.BytesIO()
+        fig.savefig(image, format="png", dpi=100)
         plt.close(fig)
+        write_atomic(out, image.getvalue())
 
 
 def train(config: TrainConfig, *, resume: bool = False, force: bool = False,
@@ -270,6 +273,10 @@ def _train(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, ove
     if checkpoint is not None:
         stored = json.loads((checkpoint / COMPLETE).read_text())
         monitor.state.skipped_steps = stored["health"]["skipped_steps"]
+        if main and metrics.exists():  # records past the checkpoint are logged again as the steps are retaken
+            kept = [line for line in metrics.read_text(encoding="utf-8").splitlines()
+                    if line.strip() and json.loads(line).get("step", 0) <= stored["step"]]
+            write_atomic(metrics, "".join(line + "\n" for line in kept))
     previous = _catch_signals(monitor, log)
     status, error = "completed", None
     start = time.perf_counter()
@@ -288,7 +295,6 @@ def _train(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, ove
     if status == "completed" and main:
         trainer.save_model(str(run_dir / "adapter"))
     history = [r for r in trainer.state.log_history if "loss" in r]
-    tokens = max((r["num_tokens"] for r in trainer.state.log_history if "num_tokens" in r), default=0)
     summary = {
         "status": status, "error": error, "stopped_by": monitor.stop_signal, "variant": config.variant, "model": config.model,
         "config_hash": config.hash(), "steps": trainer.state.global_step,
@@ -298,7 +304,7 @@ def _train(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, ove
         "train_examples": len(prepared.train.rows), "excluded_examples": len(prepared.train.lengths.excluded),
         "health": monitor.state.to_dict(),
         "train_runtime_metrics": result.metrics if result is not None else None,
-        "tokens_seen": int(tokens),
+        "tokens_seen": int(trainer.state.num_input_tokens_seen),
         "adapter": str(run_dir / "adapter") if status == "completed" else None,
         "kept": kept_adapter(trainer, status),
         "resumed_from": checkpoint.name if checkpoint else None,
@@ -317,6 +323,9 @@ def start_run(config: TrainConfig, run_dir: Path, *, resume: bool, force: bool, 
     """The checkpoint to resume from (None for a new run), once every rank has looked;
     an existing run is refused unless `overwrite`."""
     existing = (run_dir / "config.yaml").exists()
+    if is_main_process() and not existing and run_dir.is_dir() and any(run_dir.iterdir()):
+        raise RunError(f"{run_dir} holds files but no visempar run (no config.yaml); a run writes into a new "
+                       "or empty folder: choose another --output-dir")
     every_rank_has_looked()  # before rank 0 writes this run's config.yaml
     if resume:
         checkpoint = check_resume(config, run_dir, force, log)

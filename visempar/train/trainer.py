@@ -62,32 +62,34 @@ class VisemparTrainer(SFTTrainer):
             loss = result[0] if return_outputs else result
             self.monitor.observe(loss, self._outputs, segment, index, self.state.global_step)
             self._outputs = None
+            # the Trainer's count (non-padding tokens, all ranks), which a checkpoint carries:
+            # TRL's own restarts from zero on --resume
+            self._metrics["train"]["num_tokens"] = [self.state.num_input_tokens_seen]
         return result
 
     def _loss_from_logits(self, model, inputs, return_outputs, num_items_in_batch):
         """TRL's loss (summed token NLL over the supervised tokens of the accumulated batch)
-        from the full logits. TRL's fused LM head computes the same loss in chunks, with
-        entropy and accuracy on top: it saves memory on a GPU with a large vocabulary but
-        made a CPU step of SmolLM2 ~1.45x slower (benchmarks/bench_real_model.py)."""
+        from the logits of the supervised positions only: the LM head and the softmax over
+        the vocabulary skip the prompt and the padding (`supervised_logits`). TRL's fused
+        LM head computes the same loss in chunks, with entropy and accuracy on top: it
+        saves memory on a GPU with a large vocabulary but made a CPU step of SmolLM2 ~1.45x
+        slower (benchmarks/bench_real_model.py)."""
         import torch
         import torch.nn.functional as F
 
         labels = inputs["labels"]
-        outputs = model(**{k: v for k, v in inputs.items() if k != "labels"}, use_cache=False)
         target = labels[:, 1:]
-        logits = outputs.logits[:, :-1].float()
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                              ignore_index=-100, reduction="none").view_as(target)
         mask = target != -100
+        outputs, logits = supervised_logits(model, {k: v for k, v in inputs.items() if k != "labels"}, mask)
+        picked = F.cross_entropy(logits.float(), target[mask], reduction="none")
+        nll = picked.new_zeros(target.shape)
+        nll[mask] = picked
         count = mask.sum() if num_items_in_batch is None else num_items_in_batch
-        loss = nll.sum() / torch.as_tensor(count, device=nll.device).clamp(min=1)
+        loss = picked.sum() / torch.as_tensor(count, device=nll.device).clamp(min=1)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * self.accelerator.num_processes
         if model.training:
             self._outputs = SimpleNamespace(log_probs=-nll, label_mask=mask)
-            seen = self.accelerator.gather_for_metrics(inputs["attention_mask"].sum()).sum().item()
-            self._total_train_tokens += seen
-            self._metrics["train"]["num_tokens"] = [self._total_train_tokens]
         return (loss, outputs) if return_outputs else loss
 
     def training_step(self, model, inputs, num_items_in_batch=None):
@@ -108,6 +110,13 @@ class VisemparTrainer(SFTTrainer):
         probe = ComputeDtypeProbe(model)
         try:
             loss = super().training_step(model, inputs, num_items_in_batch)
+        except RuntimeError as e:  # fp32 activations met the frozen base held in bf16: no autocast
+            if "same dtype" not in str(e) or self.compute_dtype != "bfloat16":
+                raise
+            raise TrainingHealthError(
+                "the base layers computed in float32 in the first training step (the frozen base is held "
+                f"in bf16 but the forward ran without bf16 autocast), but compute_dtype resolved to "
+                f"{self.compute_dtype}: mixed precision is not in effect as configured") from None
         finally:
             probe.remove()
         self.observed_compute_dtype = probe.seen or {UNOBSERVED}
@@ -161,6 +170,23 @@ class VisemparTrainer(SFTTrainer):
             rotate(folder.parent, limit, {Path(best)} if best else set())
 
 
+def supervised_logits(model, inputs: dict, supervised):
+    """The model's outputs and the logits of the positions that predict a supervised token,
+    flattened to (supervised tokens, vocabulary) in row-major order, as `target[supervised]`.
+
+    `supervised` is the (batch, length - 1) mask of shifted labels; position t predicts
+    token t + 1. The positions go to the model as a boolean `logits_to_keep` (transformers
+    5), so the LM head runs on them alone; a model that returns every position's logits
+    instead is cut here, with the same result."""
+    keep = supervised.new_zeros((supervised.shape[0], supervised.shape[1] + 1))
+    keep[:, :-1] = supervised
+    outputs = model(**inputs, use_cache=False, logits_to_keep=keep)
+    logits = outputs.logits
+    if logits.dim() == 3:
+        logits = logits[:, :-1][supervised]
+    return outputs, logits
+
+
 class MetricsWriter(TrainerCallback):
     """Every log record as one JSON line, LR in full precision (A5); one file per rank."""
 
@@ -170,9 +196,13 @@ class MetricsWriter(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs:
             record = {"step": state.global_step, "epoch": state.epoch, **logs}
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            with open(self.path, "a", encoding="utf-8") as fh:
-                fh.write(json.dumps(record) + "\n")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                with open(self.path, "a", encoding="utf-8") as fh:
+                    fh.write(json.dumps(record) + "\n")
+            except OSError as e:  # a full disk: one line naming the file, not a traceback
+                raise CheckpointError(f"{self.path}: the metrics could not be written ({e.strerror or e}); the "
+                                      "committed checkpoints are intact: make room, then --resume") from None
 
 
 class ReadableProgress(ProgressCallback):
