@@ -112,6 +112,9 @@ def main() -> None:
     ap.add_argument("--old", default="c58f766", help="the earlier commit")
     ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
+    for name in ("run", "train", "sentences", "gold"):  # the versions run in their own folders
+        if getattr(args, name) is not None:
+            setattr(args, name, getattr(args, name).resolve())
     work = Path(tempfile.mkdtemp(prefix="bench-speed-"))
     tree = work / "old"
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), args.old], check=True,

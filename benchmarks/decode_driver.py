@@ -28,6 +28,18 @@ def main() -> None:
         return inner(*args, **kwargs)
 
     model.forward = counting
+    try:  # a version whose decoding steps skip the model's forward counts them too
+        from visempar.infer import llama_step
+
+        own = llama_step.LlamaStep.step
+
+        def counted(self, *args, **kwargs):
+            forwards[0] += 1
+            return own(self, *args, **kwargs)
+
+        llama_step.LlamaStep.step = counted
+    except ImportError:
+        pass
     sentences = [line.rstrip("\n") for line in open(sentences_path, encoding="utf-8")]
     decode_start = time.perf_counter()
     preds = predict(loaded, sentences)
