@@ -1,6 +1,7 @@
 """The `visempar data` commands: exit codes, messages, files and JSON reports."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -108,3 +109,43 @@ def test_format_respells_concepts_and_changes_layout(tmp_path):
               "--concepts", "space")
     assert res.exit_code == 0, res.output
     assert (tmp_path / "o.txt").read_text() == "#::snt chủ tịch .\n(c / chủ tịch :mod (x / xã))\n"
+
+
+def test_training_waits_passively_for_openmp_only_on_a_busy_machine(monkeypatch):
+    import click
+
+    import visempar.cli as cli
+
+    group = cli.main
+    ctx = click.Context(group)
+    for busy, preset, command, expected in [
+            (True, None, "train", "PASSIVE"),        # another process busy: sleep, do not fight it
+            (False, None, "train", None),            # quiet: OpenMP's default, 15% faster
+            (True, None, "predict", None),           # decoding keeps the default
+            (True, "ACTIVE", "preflight", "ACTIVE")]:  # the user's own setting wins
+        monkeypatch.setattr(cli, "busy_machine", lambda busy=busy: busy)
+        if preset is None:
+            monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+        else:
+            monkeypatch.setenv("OMP_WAIT_POLICY", preset)
+        group.get_command(ctx, command)
+        assert cli.os.environ.get("OMP_WAIT_POLICY") == expected, (busy, preset, command)
+
+
+def test_a_busy_cpu_is_told_from_a_quiet_one():
+    import multiprocessing
+
+    from visempar.cli import busy_machine
+
+    def spin():
+        while True:
+            pass
+
+    workers = [multiprocessing.get_context("fork").Process(target=spin, daemon=True) for _ in range(os.cpu_count() or 1)]
+    for w in workers:
+        w.start()
+    try:
+        assert busy_machine()
+    finally:
+        for w in workers:
+            w.kill()

@@ -45,3 +45,24 @@ def test_leaves_repeating_a_word_more_often_than_the_sentence_says_it_go():
 def test_a_vietnamese_leaf_the_sentence_does_not_have_goes_an_english_one_stays():
     graph, dropped = drop_surplus(Words.of("anh nói"), parse_graph("(n / nói :agent (a / anh) :mod (đ / đẹp) :time (b / before))"))
     assert (format_graph(graph, "oneline"), dropped) == ("(n / nói :agent (a / anh) :time (b / before))", 1)
+
+
+def test_a_graph_spelling_concepts_with_underscores_keeps_its_spelling():
+    # train_amr_1 and the VLSP 2025 winner join multi-word concepts with `_`: a sentence
+    # word spelled so is no misspelling, and a respelled one keeps the graph's joiner
+    correct = "(t / tiếp_tục :agent (ô / ông_hoàng))"
+    assert respelled("ông hoàng tiếp tục", correct) == (correct, 0)
+    assert respelled("ông_hoàng tiếp_tục", correct) == (correct, 0)
+    assert respelled("chúng tôi vẫn tiếp tục", "(t / thiếp_tục)") == ("(t / tiếp_tục)", 1)
+
+
+def test_the_words_of_a_name_and_its_wiki_are_never_surplus():
+    # the name's word and its wiki both spell `Úc`, said once: neither counts against the other
+    text = '(đ / đến :agent (t / tôi) :destination (c / country :name (n / name :op1 (u / Úc)) :wiki (w / Úc)))'
+    assert drop_surplus(Words.of("tôi đến Úc"), parse_graph(text))[1] == 0
+    # while the same word as plain leaves, past what the sentence says, still goes
+    graph, dropped = drop_surplus(Words.of("tôi đến Úc"), parse_graph(text.replace("(t / tôi)", "(t / tôi :mod (u2 / úc) :mod (u3 / úc))")))
+    assert (format_graph(graph, "oneline"), dropped) == (text.replace("(t / tôi)", "(t / tôi :mod (u2 / úc))"), 1)
+    # a name's words the sentence spells otherwise (`Mỹ` as `mĩ`) stay too
+    name = '(c / country :name (n / name :op1 (m / mĩ)) :wiki (w / Mĩ))'
+    assert drop_surplus(Words.of("nước Mỹ"), parse_graph(name))[1] == 0

@@ -79,6 +79,12 @@ def leaves(graph: penman.Graph) -> set[str]:
             if t.source != graph.top and t.source not in has_roles and into[t.source] == 1}
 
 
+def name_words(triples, concept: dict) -> set[str]:
+    """The nodes that are the words of a `name` node (its `:opN` targets), given the
+    graph's triples and each variable's concept."""
+    return {t for s, r, t in triples if r[:3] == ":op" and concept.get(s) == "name"}
+
+
 def rebuilt(graph: penman.Graph, triples: list, layout: dict | None = None) -> penman.Graph | None:
     """`graph` with `triples` instead of its own: the same top and metadata, and the layout
     of each triple it keeps (or `layout`, for triples that were rewritten); None when

@@ -15,15 +15,42 @@ import click
 
 from visempar import __version__
 
-# Training: OpenMP worker threads that sleep while they wait instead of spinning. With
-# another busy process on the cores, spinning threads fight it for them (beside one busy
-# process, a 2-thread loop of small matmuls took 33 s instead of 9.7 s; training steps of
-# a SmolLM2-shaped model 1.18x longer, benchmarks/bench_load.py), and a training step is
-# big enough that sleeping costs nothing. Decoding is thousands of small operations a
-# second, and there waking the threads cost 40% of `predict`'s time on a quiet machine
-# (docs/benchmarks.md): the other commands keep OpenMP's default. Read by libgomp when
-# torch loads, so it is set before the command imports torch; a user's own setting wins.
+# Training on a busy machine: OpenMP worker threads that sleep while they wait instead of
+# spinning. With another busy process on the cores, spinning threads fight it for them
+# (beside one busy process, a 2-thread loop of small matmuls took 33 s instead of 9.7 s;
+# training steps of a SmolLM2-shaped model 1.18x longer, benchmarks/bench_load.py). On a
+# quiet machine sleeping costs: 15% of the recipe's training time at version 0.3.0, and
+# 40% of `predict`'s (docs/benchmarks.md). So `train` and `preflight` wait passively only
+# when other processes keep the CPU busy as they start (`busy_machine`), and the other
+# commands keep OpenMP's default. Read by libgomp when torch loads, so it is set before
+# the command imports torch; a user's own setting wins.
 PASSIVE_WAIT = ("train", "preflight")
+BUSY_SHARE = 0.25  # of all cores' time, over `BUSY_WINDOW` seconds while this process sleeps
+BUSY_WINDOW = 0.2
+
+
+def busy_machine() -> bool:
+    """Whether other processes keep the CPU busy: the share of the cores' time spent
+    busy over a short window while this process sleeps (`/proc/stat`; elsewhere the
+    1-minute load average against the number of cores)."""
+    import time
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat") as fh:
+            fields = [int(x) for x in fh.readline().split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    try:
+        total, idle = sample()
+        time.sleep(BUSY_WINDOW)
+        total2, idle2 = sample()
+        return total2 > total and 1 - (idle2 - idle) / (total2 - total) >= BUSY_SHARE
+    except (OSError, ValueError, IndexError):
+        try:
+            return os.getloadavg()[0] >= BUSY_SHARE * (os.cpu_count() or 1)
+        except OSError:
+            return True
+
 
 COMMANDS = {  # name: (module under visempar.cli, function)
     "data": ("data", "data"),
@@ -57,8 +84,8 @@ class Main(click.Group):
     def get_command(self, ctx, name):
         if name not in COMMANDS:
             return None
-        if name in PASSIVE_WAIT:
-            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        if name in PASSIVE_WAIT and "OMP_WAIT_POLICY" not in os.environ and busy_machine():
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
         module, attr = COMMANDS[name]
         return getattr(importlib.import_module(f"visempar.cli.{module}"), attr)
 

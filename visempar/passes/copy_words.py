@@ -52,12 +52,13 @@ def respell_words(sentence: Words, graph: penman.Graph, fitted=None) -> tuple[pe
     for triple in graph.triples:
         source, role, concept = triple
         new = triple
-        if (role == ":instance" and concept and not concept.isascii() and not concept.startswith('"')
-                and concept.lower() not in sentence.lowered):
-            word = concept.lower()
+        word = (concept or "").lower().replace("_", " ")
+        if (role == ":instance" and word and not word.isascii() and not word.startswith('"')
+                and word not in sentence.lowered):
             nearest = min(phrases, key=lambda p: (edit_distance(word, p), abs(len(p) - len(word))))
             if edit_distance(word, nearest) <= MAX_DISTANCE * max(len(word), len(nearest)):
-                new, changed = (source, role, nearest), changed + 1
+                spelled = nearest.replace(" ", "_") if "_" in concept else nearest  # the graph's own joiner
+                new, changed = (source, role, spelled), changed + 1
         triples.append(new)
         if triple in graph.epidata:
             layout[new] = graph.epidata[triple]

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import penman
 
-from visempar.amr.graph import leaves
+from visempar.amr.graph import leaves, name_words
 from visempar.amr.parse import fresh_variable
 from visempar.data.lexicon import Lexicon
 from visempar.passes.edit import outcome
@@ -112,22 +112,17 @@ def _key(text: str) -> str:
     return " ".join(text.replace("_", " ").lower().split())
 
 
-def _name_words(triples: list, concept: dict) -> set[str]:
-    """The nodes that are words of a `:name` node of the graph."""
-    return {t for s, r, t in triples if r[:3] == ":op" and concept.get(s) == "name"}
-
-
 def _holds_name(triples: list, run: list[str]) -> bool:
     """Whether a `:name` node of the graph already has one of `run`'s words."""
     concept = {s: t for s, r, t in triples if r == ":instance"}
     words = {_key(w) for w in run}
-    return any(_key(str(concept.get(v, v))) in words for v in _name_words(triples, concept))
+    return any(_key(str(concept.get(v, v))) in words for v in name_words(triples, concept))
 
 
 def _with_entity(triples: list, top: str, run: list[str], kind: str, title: str) -> list:
     concept = {s: t for s, r, t in triples if r == ":instance"}
     whole, spelled = _key(" ".join(run)), {_key(w) for w in run}
-    named = _name_words(triples, concept)
+    named = name_words(triples, concept)
     droppable = leaves(penman.Graph(triples, top=top)) - named
     exact = [v for v, c in concept.items() if _key(str(c)) == whole and v not in named]
     spellers = [v for v, c in concept.items() if _key(str(c)) in spelled | {whole} and v in droppable]

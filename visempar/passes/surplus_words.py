@@ -14,14 +14,15 @@ from collections import Counter
 
 import penman
 
-from visempar.amr.graph import leaves
+from visempar.amr.graph import leaves, name_words
 from visempar.passes.edit import outcome
 from visempar.data.words import Words
 
 
 def drop_surplus(sentence: Words, graph: penman.Graph, fitted=None) -> tuple[penman.Graph, int]:
     """`graph` without the leaves the sentence does not license, and how many went. Only
-    a leaf goes (`visempar.amr.graph.leaves`); the layout is kept.
+    a leaf goes (`visempar.amr.graph.leaves`), never a word of a name or a `:wiki` (they
+    repeat the sentence's words by design); the layout is kept.
 
     Args:
         sentence: the sentence the graph is for.
@@ -30,16 +31,19 @@ def drop_surplus(sentence: Words, graph: penman.Graph, fitted=None) -> tuple[pen
     Returns:
         The new graph (or `graph` itself) and the number of leaves dropped.
     """
-    concept = {t.source: (t.target or "").lower() for t in graph.instances()}
-    droppable = leaves(graph)
+    concept = {t.source: (t.target or "").lower().replace("_", " ") for t in graph.instances()}
+    names = name_words(graph.triples, concept) | {t.target for t in graph.edges() if t.role == ":wiki"}
+    droppable = leaves(graph) - names
     seen: Counter = Counter()
     drop = set()
     for node, word in concept.items():
+        if node in names:  # a name's words and its wiki repeat the sentence's word by design
+            continue
         seen[word] += 1
         if not word or node not in droppable:
             continue
         allowed = sentence.occurrences(word)
-        absent = not word.isascii() and not word.startswith('"') and word.replace("_", " ") not in sentence.lowered
+        absent = not word.isascii() and not word.startswith('"') and word not in sentence.lowered
         if (allowed and seen[word] > allowed) or absent:
             drop.add(node)
     kept = [t for t in graph.triples if t[0] not in drop and t[2] not in drop]
