@@ -180,6 +180,8 @@ def test_repair_runs_the_chosen_passes_on_any_submission(tmp_path):
                                     "(RUN/lexicon.json); give --run RUN, or leave it out"),
     (["--run", "somewhere"], "Error: --run gives the passes a run's fitted data: it goes with --passes"),
     (["--passes", ","], "Error: --passes ',': name at least one pass"),
+    (["--passes", ""], "Error: --passes '': name at least one pass"),
+    (["--passes", "missing_words", "--run", "."], "Error: --run .: not a run directory (no config.yaml)"),
 ])
 def test_repair_refuses_passes_it_cannot_run_in_one_line(tmp_path, args, message):
     from click.testing import CliRunner
@@ -203,6 +205,7 @@ def test_passes_that_read_a_run_take_its_lexicon_and_a_damaged_one_is_one_line(t
     assert res.exit_code == 0, res.output
     broken = tmp_path / "run"
     broken.mkdir()
+    (broken / "config.yaml").write_text((trained_run / "config.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     (broken / "lexicon.json").write_text("{not json", encoding="utf-8")
     res = CliRunner().invoke(main, ["ensemble", str(src), str(src), "--output", str(tmp_path / "b.txt"),
                                     "--passes", "missing_words", "--run", str(broken)])

@@ -138,7 +138,7 @@ def chosen_passes(names: str | None, run: str | None):
     `--run` without `--passes` are each one line."""
     from visempar.passes import NO_PASSES, Passes, PassError
 
-    if not names:
+    if names is None:
         if run:
             raise click.UsageError("--run gives the passes a run's fitted data: it goes with --passes")
         return NO_PASSES, None
@@ -155,6 +155,8 @@ def chosen_passes(names: str | None, run: str | None):
         return passes, None
     from visempar.data.lexicon import Lexicon
 
+    if not (Path(run) / "config.yaml").is_file():
+        raise click.UsageError(f"--run {run}: not a run directory (no config.yaml)")
     return passes, Lexicon.load(Path(run) / "lexicon.json")
 
 
