@@ -126,8 +126,9 @@ def after_decoding(items) -> dict:
 PASSES_OPTION = click.option(
     "--passes", "pass_names", metavar="NAMES",
     help="Also run these passes after decoding on every graph, separated by commas (e.g. "
-         "names,copy_words; docs/decoding.md has the table). missing_words reads a run's "
-         "fitted lexicon: give --run.")
+         "names,copy_words; docs/decoding.md has the table). names and copy_words are safe for "
+         "a strong system; surplus_words and missing_words help weak ones and cost strong ones "
+         "(docs/real-corpus.md). missing_words reads a run's fitted lexicon: give --run.")
 FITTED_RUN = click.option("--run", "fitted_run", type=click.Path(),
                           help="With --passes: the run whose fitted data (RUN/lexicon.json) the passes read.")
 
