@@ -215,6 +215,24 @@ def test_the_written_out_step_computes_the_model_step(loaded):
                 ids = b.float().argmax(-1)
 
 
+def test_packed_weights_give_the_products_of_f_linear():
+    """The step's bf16 matmul on a weight packed once gives F.linear's numbers to the bit,
+    for any number of rows and for (rows, tokens, features) inputs; fp32 keeps F.linear."""
+    import torch
+    import torch.nn.functional as F
+
+    from visempar.infer.llama_step import _linear_for
+
+    g = torch.Generator().manual_seed(1)
+    weight = torch.randn(96, 64, generator=g).to(torch.bfloat16)
+    linear, pack = _linear_for(torch.bfloat16)
+    packed = pack(weight)
+    for shape in ((1, 64), (5, 64), (33, 64), (3, 7, 64)):
+        x = torch.randn(*shape, generator=g).to(torch.bfloat16)
+        assert torch.equal(linear(x, packed), F.linear(x, weight))
+    assert _linear_for(torch.float32)[0] is F.linear
+
+
 def test_the_adapter_merges_as_peft_merges_it(trained_run):
     """`merge_lora` gives peft's merged weights to the bit, without peft."""
     import torch

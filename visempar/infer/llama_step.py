@@ -7,10 +7,13 @@ costs more than the matmuls around it (230 us a layer at 16 rows with padding, 1
 without, against 150 us written out). `LlamaStep` computes the model's step with its own
 norms (fp32), rotary embeddings and SiLU MLP, over fused weights (q, k and v in one
 matmul, gate and up in another: the same numbers as three and two matmuls), keys and
-values in buffers with room to grow (`Buffers`), and attention written out: scores in fp32, padding
-masked, softmax, values. The logits then differ from the model's own forward in the last
-bits of bf16 (0.004 at most in a layer's attention output), as batch composition already
-makes them differ; `docs/decoding.md` has what that does to the graphs.
+values in buffers with room to grow (`Buffers`), and attention written out (scores in
+fp32, padding masked, softmax, values). In bf16 its matmuls take weights packed once for
+oneDNN (`_linear_for`): the same products as F.linear, without F.linear's repacking of
+the weight at every call; the packed copies add the size of the linear weights to
+memory (270 MB for SmolLM2-135M). The logits differ from the model's own forward in the
+last bits of bf16 (0.004 at most in a layer's attention output), as batch composition
+already makes them differ; `docs/decoding.md` has what that does to the graphs.
 
 It serves models whose config says `llama` (SmolLM2, Llama) without biases, with a SiLU
 MLP and default rotary embeddings, held unquantised on the CPU; `fits` says so, and other
@@ -19,6 +22,7 @@ models decode through their own forward.
 
 from __future__ import annotations
 
+PACKED_ROWS = 32  # the rows oneDNN lays a packed weight out for (any number of rows works)
 
 
 def fits(model) -> bool:
@@ -62,6 +66,7 @@ class LlamaStep:
         self.embed = inner.embed_tokens.weight
         self.final_norm = (inner.norm.weight, inner.norm.variance_epsilon)
         self.head = model.lm_head.weight
+        self.dtype = self.embed.dtype
         self.layers = []
         with torch.no_grad():
             for layer in inner.layers[:config.num_hidden_layers]:
@@ -71,12 +76,15 @@ class LlamaStep:
                 self.layers.append((layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon, qkv,
                                     attn.o_proj.weight, layer.post_attention_layernorm.weight,
                                     layer.post_attention_layernorm.variance_epsilon, gate_up, mlp.down_proj.weight))
+        self.linear, pack = _linear_for(self.dtype)
+        self.weights = [(n1, e1, pack(qkv), pack(wo), n2, e2, pack(gu), pack(wd))
+                        for n1, e1, qkv, wo, n2, e2, gu, wd in self.layers]
+        self.head_weight = pack(self.head)
         self.split = (self.heads * self.head_dim, self.kv_heads * self.head_dim, self.kv_heads * self.head_dim)
         self.inner_size = config.intermediate_size
         rotary = inner.rotary_emb
         self.inv_freq = rotary.inv_freq.to(dtype=torch.float)
         self.rotary_scaling = rotary.attention_scaling
-        self.dtype = self.embed.dtype
 
     @staticmethod
     def from_dynamic(cache) -> Buffers:
@@ -96,10 +104,11 @@ class LlamaStep:
         cos = (emb.cos() * self.rotary_scaling).to(self.dtype).unsqueeze(1)
         sin = (emb.sin() * self.rotary_scaling).to(self.dtype).unsqueeze(1)
         padding = ~mask.bool()[:, None, None, :]  # (rows, 1, 1, length): the query heads of a key head share it
+        linear = self.linear
         hidden = F.embedding(ids[:, None], self.embed)
-        for i, (norm1, eps1, wqkv, wo, norm2, eps2, wgu, wd) in enumerate(self.layers):
+        for i, (norm1, eps1, wqkv, wo, norm2, eps2, wgu, wd) in enumerate(self.weights):
             x = _rms(hidden, norm1, eps1)
-            q, k, v = F.linear(x, wqkv).split(self.split, dim=-1)
+            q, k, v = linear(x, wqkv).split(self.split, dim=-1)
             q = q.view(rows, 1, self.heads, self.head_dim).transpose(1, 2)
             k = k.view(rows, 1, self.kv_heads, self.head_dim).transpose(1, 2)
             q = (q * cos) + (_rotate_half(q) * sin)
@@ -109,13 +118,13 @@ class LlamaStep:
             scores = torch.matmul(q, keys_t).float() * self.scaling
             weights = torch.softmax(scores.masked_fill(padding, float("-inf")), dim=-1).to(self.dtype)
             out = torch.matmul(weights, values).reshape(rows, 1, -1)
-            hidden = hidden + F.linear(out, wo)
+            hidden = hidden + linear(out, wo)
             x = _rms(hidden, norm2, eps2)
-            gate, up = F.linear(x, wgu).split(self.inner_size, dim=-1)
-            hidden = hidden + F.linear(F.silu(gate) * up, wd)
+            gate, up = linear(x, wgu).split(self.inner_size, dim=-1)
+            hidden = hidden + linear(F.silu(gate) * up, wd)
         cache.advance()
         hidden = _rms(hidden, *self.final_norm)
-        return F.linear(hidden[:, -1, :], self.head)
+        return linear(hidden[:, -1, :], self.head_weight)
 
 
 class Buffers:
@@ -196,6 +205,30 @@ def _fused(*linears):
         m.weight.data = fused[start:start + rows]
         start += rows
     return fused
+
+
+def _linear_for(dtype):
+    """(linear, pack): the step's matmul and what it makes of a weight once. In bf16,
+    oneDNN's matmul on a weight packed once into its blocked layout (the `mkldnn` ops
+    inductor uses): F.linear on a CPU repacks the weight at every call, so the step's
+    small-batch matmuls ran at a third of the machine's bf16 peak (0.26 TFLOP/s at 32
+    rows) and run at 0.5-0.7 packed. The products are F.linear's to the bit (the same
+    kernel; checked on a probe here, else F.linear is kept). fp32 stays on F.linear: its
+    packed kernel is another one, with other roundings."""
+    import torch
+    import torch.nn.functional as F
+
+    plain = (F.linear, lambda w: w)
+    if dtype != torch.bfloat16 or not torch.backends.mkldnn.is_available():
+        return plain
+    try:
+        op, reorder = torch.ops.mkldnn._linear_pointwise, torch.ops.mkldnn._reorder_linear_weight
+        probe = torch.randn(48, 40, generator=torch.Generator().manual_seed(0)).to(dtype)
+        if not torch.equal(op(probe[:7], reorder(probe, PACKED_ROWS), None, "none", [], ""), F.linear(probe[:7], probe)):
+            return plain
+    except (AttributeError, RuntimeError):
+        return plain
+    return (lambda x, w: op(x, w, None, "none", [], "")), (lambda w: reorder(w, PACKED_ROWS))
 
 
 def _rms(hidden, weight, eps: float):
