@@ -22,7 +22,7 @@ from collections import Counter
 from pathlib import Path
 
 CLASSES = [  # (class, op names it holds: exact, or a prefix where the name ends in "*")
-    ("matmul", ("mm", "addmm", "bmm", "matmul", "linear", "baddbmm")),
+    ("matmul", ("mm", "addmm", "bmm", "matmul", "linear", "baddbmm", "_linear_pointwise")),
     ("attention", ("_scaled_dot_product*", "scaled_dot_product*", "_softmax*", "softmax*")),
     ("log-softmax and loss", ("log_softmax*", "_log_softmax*", "nll_loss*", "cross_entropy*")),
     ("copies and layout", ("copy_", "to", "_to_copy", "cat", "index_select", "contiguous", "clone", "index",
@@ -36,7 +36,7 @@ CLASSES = [  # (class, op names it holds: exact, or a prefix where the name ends
 
 
 def op_class(name: str) -> str:
-    bare = name.removeprefix("aten::")
+    bare = name.removeprefix("aten::").removeprefix("mkldnn::")
     for label, names in CLASSES:
         if any(bare == n or (n.endswith("*") and bare.startswith(n[:-1])) for n in names):
             return label
@@ -44,10 +44,10 @@ def op_class(name: str) -> str:
 
 
 def shares(prof) -> tuple[float, Counter, Counter]:
-    """Seconds of aten self time, each class's share, and each op's share."""
+    """Seconds of aten (and mkldnn) self time, each class's share, and each op's share."""
     per, ops = Counter(), Counter()
     for event in prof.key_averages():
-        if event.key.startswith("aten::"):
+        if event.key.startswith(("aten::", "mkldnn::")):  # mkldnn: the decoding step's packed matmuls
             per[op_class(event.key)] += event.self_cpu_time_total
             ops[event.key] += event.self_cpu_time_total
     total = sum(per.values())
