@@ -233,6 +233,21 @@ def test_packed_weights_give_the_products_of_f_linear():
     assert _linear_for(torch.float32)[0] is F.linear
 
 
+def test_weights_are_not_packed_where_their_copies_would_not_fit(monkeypatch):
+    """Packing copies the linear weights; where the copies would take over a quarter of
+    the free memory, the step keeps F.linear on the model's own weights."""
+    import torch
+    import torch.nn.functional as F
+
+    from visempar.infer import llama_step
+
+    monkeypatch.setattr(llama_step, "available_memory", lambda: 4 * 10**9)
+    assert llama_step._linear_for(torch.bfloat16, 2 * 10**9)[0] is F.linear
+    packs = llama_step._linear_for(torch.bfloat16)[0] is not F.linear  # this build packs at all
+    assert (llama_step._linear_for(torch.bfloat16, 10**6)[0] is not F.linear) == packs
+    assert llama_step.available_memory() is None or llama_step.available_memory() > 0
+
+
 def test_the_adapter_merges_as_peft_merges_it(trained_run):
     """`merge_lora` gives peft's merged weights to the bit, without peft."""
     import torch

@@ -11,7 +11,8 @@ values in buffers with room to grow (`Buffers`), and attention written out (scor
 fp32, padding masked, softmax, values). In bf16 its matmuls take weights packed once for
 oneDNN (`_linear_for`): the same products as F.linear, without F.linear's repacking of
 the weight at every call; the packed copies add the size of the linear weights to
-memory (270 MB for SmolLM2-135M). The logits differ from the model's own forward in the
+memory (270 MB for SmolLM2-135M), and are not made where that would take over a quarter
+of the memory free. The logits differ from the model's own forward in the
 last bits of bf16 (0.004 at most in a layer's attention output), as batch composition
 already makes them differ; `docs/decoding.md` has what that does to the graphs.
 
@@ -76,7 +77,8 @@ class LlamaStep:
                 self.layers.append((layer.input_layernorm.weight, layer.input_layernorm.variance_epsilon, qkv,
                                     attn.o_proj.weight, layer.post_attention_layernorm.weight,
                                     layer.post_attention_layernorm.variance_epsilon, gate_up, mlp.down_proj.weight))
-        self.linear, pack = _linear_for(self.dtype)
+        linears = [w for _, _, qkv, wo, _, _, gu, wd in self.layers for w in (qkv, wo, gu, wd)] + [self.head]
+        self.linear, pack = _linear_for(self.dtype, sum(w.numel() * w.element_size() for w in linears))
         self.weights = [(n1, e1, pack(qkv), pack(wo), n2, e2, pack(gu), pack(wd))
                         for n1, e1, qkv, wo, n2, e2, gu, wd in self.layers]
         self.head_weight = pack(self.head)
@@ -207,19 +209,24 @@ def _fused(*linears):
     return fused
 
 
-def _linear_for(dtype):
+def _linear_for(dtype, weight_bytes: int = 0):
     """(linear, pack): the step's matmul and what it makes of a weight once. In bf16,
     oneDNN's matmul on a weight packed once into its blocked layout (the `mkldnn` ops
     inductor uses): F.linear on a CPU repacks the weight at every call, so the step's
     small-batch matmuls ran at a third of the machine's bf16 peak (0.26 TFLOP/s at 32
     rows) and run at 0.5-0.7 packed. The products are F.linear's to the bit (the same
     kernel; checked on a probe here, else F.linear is kept). fp32 stays on F.linear: its
-    packed kernel is another one, with other roundings."""
+    packed kernel is another one, with other roundings. The packed copies take
+    `weight_bytes` more memory; where that is over a quarter of the memory the machine
+    has free, F.linear is kept too (slower, not short of memory)."""
     import torch
     import torch.nn.functional as F
 
     plain = (F.linear, lambda w: w)
     if dtype != torch.bfloat16 or not torch.backends.mkldnn.is_available():
+        return plain
+    free = available_memory()
+    if free is not None and weight_bytes > free // 4:
         return plain
     try:
         op, reorder = torch.ops.mkldnn._linear_pointwise, torch.ops.mkldnn._reorder_linear_weight
@@ -229,6 +236,19 @@ def _linear_for(dtype):
     except (AttributeError, RuntimeError, TypeError):  # a build without these ops, or with others
         return plain
     return (lambda x, w: op(x, w, None, "none", [], "")), (lambda w: reorder(w, PACKED_ROWS))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory the machine has free for new allocations (Linux's MemAvailable),
+    or None where it does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def _rms(hidden, weight, eps: float):
