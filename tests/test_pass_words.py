@@ -66,3 +66,13 @@ def test_the_words_of_a_name_and_its_wiki_are_never_surplus():
     # a name's words the sentence spells otherwise (`Mỹ` as `mĩ`) stay too
     name = '(c / country :name (n / name :op1 (m / mĩ)) :wiki (w / Mĩ))'
     assert drop_surplus(Words.of("nước Mỹ"), parse_graph(name))[1] == 0
+
+
+def test_a_dropped_leaf_whose_variable_spells_another_concept_takes_only_itself():
+    """From a real public-test output: the leaf `ủ` (`ủ Ngưa`) goes, and the node `ủ1`,
+    whose concept is the string `ủ`, keeps it (a concept is never a variable)."""
+    graph = parse_graph("(t / triệu :theme (ẩ / ẩu :mod (ủ / ủ_ngưa)) :location (h / hộ :prep (ủ1 / ủ)))")
+    new, dropped = drop_surplus(Words.of("80 triệu ủng hộ ủ"), graph)
+    assert dropped == 1
+    assert ("ủ1", ":instance", "ủ") in new.triples and ("h", ":prep", "ủ1") in new.triples
+    assert format_graph(new, "oneline") == "(t / triệu :theme (ẩ / ẩu) :location (h / hộ :prep (ủ1 / ủ)))"

@@ -224,3 +224,11 @@ def test_ensemble_runs_the_passes_on_its_result(tmp_path):
     assert res.exit_code == 0, res.output
     assert "pass negation: 1 changes in 1 graphs" in res.output
     assert ":polarity -" in (tmp_path / "e.txt").read_text(encoding="utf-8")
+
+
+def test_a_pass_result_that_leaves_an_edge_to_a_node_without_concept_is_refused():
+    from visempar.amr.graph import rebuilt
+
+    graph = parse_graph("(h / hộ :prep (u / ủ) :mod (n / nghèo))")
+    assert rebuilt(graph, [t for t in graph.triples if t != ("u", ":instance", "ủ")]) is None
+    assert rebuilt(graph, [t for t in graph.triples if t[2] != "n" and t[0] != "n"]) is not None

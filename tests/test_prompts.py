@@ -46,6 +46,24 @@ def test_varfree_completions_are_the_graph_without_variables_and_read_back_whole
     assert penman_builder.completion(graphs[0]) == format_graph(graphs[0], "oneline") + "\n"
 
 
+def test_concept_references_read_back_whole_and_name_their_nodes(graphs):
+    builder = PromptBuilder("baseline", graph_format="varfree-concepts")
+    assert builder.references == "concepts"
+    back = [to_graph_result(builder, builder.completion(g)) for g in graphs]
+    assert {r.path for r in back} == {"direct"}
+    assert visempar.score([r.graph for r in back], graphs).f1 == 1.0
+    # a model's reference by concept is an edge to the node, not a constant
+    direct = to_graph_result(builder, "(muốn :pivot (em) :theme (giúp :agent em))")
+    assert direct.path == "direct" and len(direct.graph.edges(role=":agent")) == 1
+    assert not direct.graph.attributes(role=":agent")
+    # two nodes have the concept: the strict reading refuses, repair takes the nearest before
+    two = to_graph_result(builder, "(nói :agent (em) :topic (thấy :theme (em) :agent em))")
+    assert two.path == "repaired" and "restored-reference" in two.repairs
+    thay = next(t.source for t in two.graph.instances() if t.target == "thấy")
+    target = next(e.target for e in two.graph.edges(source=thay, role=":agent"))
+    assert target == next(e.target for e in two.graph.edges(source=thay, role=":theme"))
+
+
 def test_varfree_is_shorter_and_mtup_keeps_its_two_tasks(tok, graphs):
     varfree = PromptBuilder("baseline", tok, graph_format="varfree")
     full = PromptBuilder("baseline", tok)
@@ -82,7 +100,7 @@ def test_the_config_carries_the_prompt_settings_and_refuses_unknown_ones():
     builder = PromptBuilder.for_config(config)
     assert (builder.graph_format, builder.prompt_style, builder.enable_thinking) == ("varfree", "short", False)
     assert from_mapping({}).enable_thinking is None
-    with pytest.raises(ConfigError, match="graph_format must be one of penman, varfree, got 'amr'"):
+    with pytest.raises(ConfigError, match="graph_format must be one of penman, varfree, varfree-concepts, got 'amr'"):
         from_mapping({"graph_format": "amr"})
     with pytest.raises(ConfigError, match="enable_thinking must be true, false or null"):
         from_mapping({"enable_thinking": "maybe"})

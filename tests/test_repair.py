@@ -345,6 +345,9 @@ def test_real_output_styles_keep_their_roles(text, expected):
     ('(đi :agent(hắn) :"x" h)', "(đ / đi :agent (h / hắn) :-x- h)", 1),  # a reference after a quoted role
     ("(muốn :pivot (tôi *1) :topic (đi :agent *1))",
      "(m / muốn :pivot (t / tôi) :topic (đ / đi :agent t))", 0),
+    ("(nghĩ :pivot (ông_hoàng :mod (nhỏ)) :time (tiếp_tục :agent ông_hoàng))",
+     "(n / nghĩ :pivot (ô / ông hoàng :mod (n1 / nhỏ)) :time (t / tiếp tục :agent ô))",
+     1),  # a multi-word concept names its node too (graph_format: varfree-concepts)
 ])
 def test_bare_references_are_restored(text, expected, restored):
     result = repair(text)

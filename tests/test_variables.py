@@ -16,6 +16,39 @@ def test_strip_marks_reentrant_nodes_and_references():
         "(muốn :pivot (tôi *1) :topic (đi :agent *1 :purpose (học)))")
 
 
+def test_concept_references_name_a_node_by_its_concept_where_no_other_node_has_it():
+    graph = parse_graph(GRAPH)
+    assert strip_variables(graph, references="concepts") == (
+        "(muốn :pivot (tôi) :topic (đi :agent tôi :purpose (học)))")
+    assert canonical_triples(restore_variables(strip_variables(graph, references="concepts"),
+                                               references="concepts")) == \
+        canonical_triples(graph)
+
+
+@pytest.mark.parametrize("graph, text", [
+    # another node has the concept: a marker, so the reference names one node
+    ("(n / nói :agent (t / tôi) :topic (t2 / thấy :agent t :theme (t3 / tôi)))",
+     "(nói :agent (tôi *1) :topic (thấy :agent *1 :theme (tôi)))"),
+    # a constant spells the concept: restore would take it for a reference
+    ("(n / nói :agent (t / tôi) :topic (t2 / thấy :agent t) :mod tôi)",
+     "(nói :agent (tôi *1) :topic (thấy :agent *1) :mod tôi)"),
+    # a concept that is not a plain lower-case symbol
+    ('(n / nói :agent (p / Nam) :topic (t / thấy :agent p))',
+     "(nói :agent (Nam *1) :topic (thấy :agent *1))"),
+])
+def test_concept_references_fall_back_to_markers_where_the_concept_would_not_name_the_node(graph, text):
+    g = parse_graph(graph)
+    assert strip_variables(g, references="concepts") == text
+    assert canonical_triples(restore_variables(text, references="concepts")) == canonical_triples(g)
+
+
+def test_a_bare_concept_that_several_nodes_have_is_an_error_when_read_strictly():
+    text = "(nói :agent (em) :topic (thấy :theme (em) :agent em))"
+    with pytest.raises(AMRSyntaxError, match="bare concept em may name 2 nodes"):
+        restore_variables(text, references="concepts")
+    assert restore_variables(text).attributes(role=":agent")[0].target == "em"  # markers: a constant
+
+
 def test_restore_names_variables_the_vlsp_way_and_keeps_reentrancy():
     g = restore_variables("(nói :agent (người *1) :topic (nói :agent *1 :polarity -) "
                           ":time (date-entity :year 1975) :mod (19))")
@@ -50,12 +83,14 @@ def test_restore_rejects_malformed_notation(text, reason):
 def test_restore_of_strip_gives_the_same_triples_on_random_graphs(tree):
     graph = to_graph(tree)
     for style in ("oneline", "vlsp"):
-        assert canonical_triples(restore_variables(strip_variables(graph, style))) == \
-            canonical_triples(graph)
+        for references in ("markers", "concepts"):
+            assert canonical_triples(restore_variables(strip_variables(graph, style, references), references=references)) == \
+                canonical_triples(graph)
 
 
 def test_restore_of_strip_is_exact_on_the_sample_corpus(sample_corpora):
     for corpus in sample_corpora.values():
         for e in corpus:
-            assert canonical_triples(restore_variables(strip_variables(e.graph))) == \
-                canonical_triples(e.graph), e.location
+            for references in ("markers", "concepts"):
+                assert canonical_triples(restore_variables(strip_variables(e.graph, references=references), references=references)) == \
+                    canonical_triples(e.graph), e.location

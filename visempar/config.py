@@ -47,7 +47,7 @@ class TrainConfig:
     max_length: int = 512
     on_truncation: str = "exclude"
     graph_style: str = "oneline"
-    graph_format: str = "penman"  # baseline only: penman, or varfree (restored after decoding)
+    graph_format: str = "penman"  # baseline only: penman, varfree or varfree-concepts (restored after decoding)
     prompt_style: str = "chat"  # chat: instruction + chat template; short: sentence + marker line
     enable_thinking: bool | None = None  # passed to chat templates that take it (Qwen3); None: not passed
     concepts: str = "space"

@@ -88,13 +88,15 @@ def name_words(triples, concept: dict) -> set[str]:
 def rebuilt(graph: penman.Graph, triples: list, layout: dict | None = None) -> penman.Graph | None:
     """`graph` with `triples` instead of its own: the same top and metadata, and the layout
     of each triple it keeps (or `layout`, for triples that were rewritten); None when
-    penman cannot write the result (a triple that leaves a node unreachable, say), so a
-    caller keeps the graph it had."""
+    the result cannot be written (a triple that leaves a node unreachable, an edge to a
+    node whose concept is gone), so a caller keeps the graph it had."""
     if layout is None:
         layout = {t: graph.epidata[t] for t in triples if t in graph.epidata}
     new = penman.Graph(triples, top=graph.top, epidata=layout, metadata=dict(graph.metadata))
     try:
-        penman.encode(new)
+        tree = to_tree(new)
     except penman.exceptions.PenmanError:
+        return None
+    if any(not branches or branches[0][0] != "/" for _, branches in tree.nodes()):
         return None
     return new

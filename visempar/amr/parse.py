@@ -9,9 +9,9 @@ module reads the dialect the challenge files really use:
 - quoted and unquoted constants (`:op1 "Bùi"`, `:wiki -`, `:value an.hus@gmail.com`);
 - the empty variable `( / 1900)`, which is given a fresh name and reported.
 
-The same parser reads the variable-free notation of the multi-task prompt
-(`visempar.amr.variables`), where a node is `(concept` optionally followed by a
-re-entrancy marker `*N`, and a reference is the bare marker.
+The same parser reads the variable-free notation (`visempar.amr.variables`), where a node
+is `(concept` optionally followed by a re-entrancy marker `*N`, and a reference is the
+bare marker, or, where asked, the bare concept of the one node that has it (`:agent tôi`).
 
 A bare symbol after a role is a re-entrancy when it names a variable defined anywhere in
 the graph, and a constant otherwise: the rule of penman and of the reference scorer.
@@ -77,11 +77,12 @@ def _describe(tok: Token | None) -> str:
 class _Parser:
     """Recursive-descent parser over one graph's tokens."""
 
-    def __init__(self, text: str, variables: bool):
+    def __init__(self, text: str, variables: bool, concept_references: bool = False):
         self.text = text
         self.tokens = tokenize(text)
         self.i = 0
         self.variables = variables
+        self.concept_references = concept_references and not variables
         self.defined: dict[str, int] = {}  # variable -> offset of its definition
         self.markers: dict[str, str] = {}  # variable-free notation: marker -> variable
         self.empty_variables: list[Token] = []
@@ -225,6 +226,18 @@ class _Parser:
         if not self.variables:
             for marker, var in self.markers.items():
                 names[marker] = names[var]
+            if self.concept_references:  # a node with a marker is referred to by it alone
+                concepts: dict[str, list[str]] = {}
+                for var, concept in _placeholders(node):
+                    concepts.setdefault(concept.lower(), []).append(var)
+                marked = set(self.markers.values())
+                for atom in _atoms(node):
+                    nodes = [v for v in concepts.get(atom, ()) if v not in marked]
+                    if not is_concept_reference(atom) or not nodes:
+                        continue
+                    if len(nodes) > 1:
+                        raise self.error(f"bare concept {atom} may name {len(nodes)} nodes")
+                    names[atom] = names[nodes[0]]
             undefined = sorted(a for a in _atoms(node) if MARKER_RE.fullmatch(a)
                                and a not in self.markers)
             if undefined:
@@ -265,6 +278,14 @@ def _freeze(node, names: dict[str, str]):
 
 
 _NAME_CHAR_RE = re.compile(r"[^\W\d_]")
+_PLAIN_SYMBOL_RE = re.compile(r"[^\W\d_][\w\-]*")
+CONSTANT_WORDS = frozenset({"interrogative", "expressive", "imperative"})
+
+
+def is_concept_reference(text: str) -> bool:
+    """Whether a bare value of a variable-free graph may name a node by its concept: a
+    plain lower-case symbol (`tôi`, `ông_hoàng`, `obligate-01`), not a `:mode` constant."""
+    return bool(_PLAIN_SYMBOL_RE.fullmatch(text)) and text.islower() and text not in CONSTANT_WORDS
 
 
 def fresh_variable(concept: str, taken: set[str]) -> str:
@@ -288,13 +309,15 @@ class ParsedTree:
     warnings: list[AMRSyntaxError]
 
 
-def parse_tree(text: str, *, variables: bool = True) -> ParsedTree:
+def parse_tree(text: str, *, variables: bool = True, concept_references: bool = False) -> ParsedTree:
     """Parse one graph (NFC-normalised first); raise `AMRSyntaxError` with line and column.
+    With `variables=False` and `concept_references`, a bare plain symbol that is the
+    concept of a node refers to that node (an error where several unmarked nodes have it).
 
     Lines and columns are relative to `text`; callers that read files shift them with
     `AMRSyntaxError.located`.
     """
-    parser = _Parser(unicodedata.normalize("NFC", text), variables)
+    parser = _Parser(unicodedata.normalize("NFC", text), variables, concept_references)
     try:
         tree = parser.parse()
     except RecursionError:

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 from penman.tree import Tree
 
 from visempar.amr.lenient import Node, Value
-from visempar.amr.parse import MARKER_RE, fresh_variable
+from visempar.amr.parse import MARKER_RE, fresh_variable, is_concept_reference
 
 _VARIABLE_RE = re.compile(r"[^\s()\":/]+")
 _REFERENCE_RE = re.compile(r"([^\W\d_]+)(\d*)")
-CONSTANT_WORDS = frozenset({"interrogative", "expressive", "imperative"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,13 +165,15 @@ class _Namer:
         return _clean_value(text, self.changes)
 
     def resolve(self, text: str, offset: int, holder: Node) -> tuple[Node, str] | None:
-        m = _REFERENCE_RE.fullmatch(text)
-        if m is None or not text.islower() or text in CONSTANT_WORDS:
+        if not is_concept_reference(text):
             return None
         nodes = [n for n in self.nodes if id(n) not in self.same]
         exact = [n for n in nodes if n is not holder and n.concept.lower() == text]
         if exact:
             return _nearest(exact, offset), "by concept"
+        m = _REFERENCE_RE.fullmatch(text)
+        if m is None:
+            return None
         letters, digits = m.groups()
         initial = [n for n in nodes if n.concept.lower().startswith(letters)]
         if digits and int(digits) < len(initial) and initial[int(digits)] is not holder:

@@ -1,11 +1,12 @@
 """The one prompt builder, for training and inference alike (failure mode D3).
 
 `baseline`: sentence -> graph, written in PENMAN (`graph_format: penman`) or without
-variables (`varfree`, `visempar.amr.variables`: about a fifth fewer tokens; repair turns it
-back into a full graph). `mtup` (multi-task unified prompt): sentence -> task 1, the graph
-without variables, then task 2, the full graph, in one completion. Both tasks sit on their
-own lines after a marker line, so both are extractable from a generation even when one of
-them is broken.
+variables (`visempar.amr.variables`: about a fifth fewer tokens; repair turns it back into
+a full graph), a node mentioned again written as a `*N` marker (`varfree`) or as its
+concept where that names it alone (`varfree-concepts`). `mtup` (multi-task unified
+prompt): sentence -> task 1, the graph without variables, then task 2, the full graph, in
+one completion. Both tasks sit on their own lines after a marker line, so both are
+extractable from a generation even when one of them is broken.
 
 A prompt always ends on a newline, a token boundary, so the tokens the model is trained
 after are exactly the tokens it generates after. `prompt_style: chat` renders the
@@ -31,8 +32,9 @@ from visempar.amr.variables import strip_variables
 Variant = Literal["baseline", "mtup"]
 VARIANTS: tuple[str, ...] = ("baseline", "mtup")
 InputNormalization = Literal["none", "spaces", "lower"]
-GraphFormat = Literal["penman", "varfree"]
-GRAPH_FORMATS: tuple[str, ...] = ("penman", "varfree")
+GraphFormat = Literal["penman", "varfree", "varfree-concepts"]
+GRAPH_FORMATS: tuple[str, ...] = ("penman", "varfree", "varfree-concepts")
+REFERENCES = {"varfree": "markers", "varfree-concepts": "concepts"}  # how each variable-free format refers
 PromptStyle = Literal["chat", "short"]
 PROMPT_STYLES: tuple[str, ...] = ("chat", "short")
 
@@ -126,6 +128,12 @@ class PromptBuilder:
         """Whether the final graph of a completion is written with variables."""
         return self.graph_format == "penman"
 
+    @property
+    def references(self) -> str | None:
+        """How a variable-free completion refers to a node again (`markers` or `concepts`,
+        `visempar.amr.variables`); None for PENMAN."""
+        return REFERENCES.get(self.graph_format)
+
     def prompt(self, sentence: str) -> str:
         """The prompt for `sentence`, normalised here for training and inference alike."""
         sentence = normalize_sentence(sentence, self.normalization)
@@ -149,7 +157,7 @@ class PromptBuilder:
                               add_generation_prompt=False)
 
     def _instruction(self) -> str:
-        return INSTRUCTIONS["varfree" if self.graph_format == "varfree" else self.variant]
+        return INSTRUCTIONS["varfree" if self.graph_format in REFERENCES else self.variant]
 
     def _messages(self, sentence: str) -> list[dict]:
         return [{"role": "system", "content": self._instruction()}, {"role": "user", "content": sentence}]
@@ -162,8 +170,8 @@ class PromptBuilder:
     def segments(self, graph: penman.Graph) -> Segments:
         """The completion's parts; for `baseline` task 1 is empty."""
         if self.variant == "baseline":
-            if self.graph_format == "varfree":
-                return Segments("", strip_variables(graph, self.graph_style) + "\n")
+            if self.graph_format in REFERENCES:
+                return Segments("", strip_variables(graph, self.graph_style, REFERENCES[self.graph_format]) + "\n")
             return Segments("", format_graph(graph, self.graph_style) + "\n")
         full = format_graph(graph, self.graph_style) + "\n"
         stripped = strip_variables(graph, self.graph_style)

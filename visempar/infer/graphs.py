@@ -38,11 +38,12 @@ class Parsed:
     passes: dict[str, int] = field(default_factory=dict)
 
 
-def _strict(text: str | None, variables: bool, concepts: str) -> penman.Graph | None:
+def _strict(text: str | None, variables: bool, concepts: str, concept_references: bool = False) -> penman.Graph | None:
     if not text:
         return None
     try:
-        graph = to_graph(normalize_concepts(parse_tree(text, variables=variables).tree, concepts))
+        tree = parse_tree(text, variables=variables, concept_references=concept_references).tree
+        graph = to_graph(normalize_concepts(tree, concepts))
     except (AMRError, ValueError, penman.exceptions.PenmanError):
         return None
     variables_defined = [t.source for t in graph.instances()]
@@ -73,7 +74,7 @@ def _graph_result(builder: PromptBuilder, generated: str, concepts: str) -> Pars
         if graph is not None:
             return Parsed(graph, "task1")
     else:
-        graph = _strict(parts.task2, builder.variables, concepts)
+        graph = _strict(parts.task2, builder.variables, concepts, builder.references == "concepts")
         if graph is not None:
             return Parsed(graph, "direct")
     source = parts.task2 or parts.task1 or parts.raw

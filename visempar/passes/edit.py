@@ -1,4 +1,5 @@
-"""What every pass does last: its new triples made into a graph, or the old graph kept."""
+"""What the passes share: nodes taken out of triples, and the new triples made into a
+graph, or the old graph kept."""
 
 from __future__ import annotations
 
@@ -15,3 +16,10 @@ def outcome(graph: penman.Graph, triples: list, changes: int,
         return graph, 0
     new = rebuilt(graph, triples, layout)
     return (graph, 0) if new is None else (new, changes)
+
+
+def without_nodes(triples: list, nodes: set[str]) -> list:
+    """`triples` without `nodes`: their instances, their roles and the edges into them. An
+    instance's concept is never a node, even where it spells one's variable (`(ủ1 / ủ)`
+    stays when the node `ủ` goes)."""
+    return [(s, r, t) for s, r, t in triples if s not in nodes and (r == ":instance" or t not in nodes)]

@@ -36,7 +36,7 @@ def add_missing(sentence: Words, graph: penman.Graph, fitted: Lexicon | None) ->
     for t in graph.instances():
         node_of.setdefault((t.target or "").lower(), t.source)
     missing = [w for w in dict.fromkeys(words) if w not in node_of and fitted.likely(w)]
-    taken = {t.source for t in graph.instances()}
+    taken = {t.source for t in graph.instances()} | {t.target for t in graph.attributes()}  # a constant too
     triples = list(graph.triples)
     for word in missing:
         at = words.index(word)

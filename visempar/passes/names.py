@@ -27,7 +27,7 @@ import penman
 from visempar.amr.graph import leaves, name_words
 from visempar.amr.parse import fresh_variable
 from visempar.data.lexicon import Lexicon
-from visempar.passes.edit import outcome
+from visempar.passes.edit import outcome, without_nodes
 from visempar.data.words import Words
 
 TITLES = frozenset(("anh chị ông bà cô chú bác em cậu dì thím mợ cụ thầy cháu chàng nàng "
@@ -129,8 +129,8 @@ def _with_entity(triples: list, top: str, run: list[str], kind: str, title: str)
     if exact or spellers:  # the model wrote the name as a plain word: that node becomes the entity
         host = (exact or spellers)[0]
         dropped = set(spellers) - {host}
-        triples = [(s, r, kind if (s == host and r == ":instance") else t) for s, r, t in triples
-                   if s not in dropped and t not in dropped]
+        triples = [(s, r, kind if (s == host and r == ":instance") else t)
+                   for s, r, t in without_nodes(triples, dropped)]
     taken = {s for s, _, _ in triples} | {t for _, _, t in triples}  # constants too: no new name may equal one
     if not (exact or spellers):
         host = fresh_variable(kind, taken)

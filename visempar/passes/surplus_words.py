@@ -15,7 +15,7 @@ from collections import Counter
 import penman
 
 from visempar.amr.graph import leaves, name_words
-from visempar.passes.edit import outcome
+from visempar.passes.edit import outcome, without_nodes
 from visempar.data.words import Words
 
 
@@ -46,5 +46,4 @@ def drop_surplus(sentence: Words, graph: penman.Graph, fitted=None) -> tuple[pen
         absent = not word.isascii() and not word.startswith('"') and word not in sentence.lowered
         if (allowed and seen[word] > allowed) or absent:
             drop.add(node)
-    kept = [t for t in graph.triples if t[0] not in drop and t[2] not in drop]
-    return outcome(graph, kept, len(drop))
+    return outcome(graph, without_nodes(graph.triples, drop), len(drop))
