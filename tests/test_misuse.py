@@ -39,6 +39,12 @@ def error_of(*args) -> str:
      "Error: command line: max_steps is a number of optimizer steps, or 0 or -1 to train num_train_epochs, got -5"),
     (["preflight", "--set", "seed=-1"], "Error: command line: seed must not be negative, got -1"),
     (["train", "--bogus"], "Error: No such option '--bogus'."),
+    (["train", "--config", "smollm2-vlsp-varfree", "--variant", "mtup"],  # mtup would ignore graph_format
+     "Error: smollm2-vlsp-varfree: graph_format: varfree-concepts is for the baseline variant; mtup writes "
+     "task 1 without variables and task 2 in PENMAN (set graph_format: penman, or variant: baseline)"),
+    (["preflight", "--variant", "mtup", "--set", "graph_format=varfree"],
+     "Error: tiny-mtup: graph_format: varfree is for the baseline variant; mtup writes "
+     "task 1 without variables and task 2 in PENMAN (set graph_format: penman, or variant: baseline)"),
 ])
 def test_values_out_of_range_are_one_error_line_before_anything_loads(tmp_path, args, message):
     assert error_of(*args) == message

@@ -45,7 +45,7 @@ def train_options(fn):
 def _config(config_path, settings, **flags):
     import yaml
 
-    from visempar.config import default_config_name, load_config
+    from visempar.config import ConfigError, default_config_name, load_config
 
     overrides = {k: v for k, v in flags.items() if v is not None}
     for item in settings:
@@ -55,7 +55,12 @@ def _config(config_path, settings, **flags):
         overrides[key.strip()] = yaml.safe_load(value)
     if config_path is None:
         config_path = default_config_name(overrides.get("model"), overrides.get("variant"))
-    return load_config(config_path, overrides)
+    config = load_config(config_path, overrides)
+    if config.variant == "mtup" and config.graph_format != "penman":  # mtup would ignore it (a run's record may hold it)
+        raise ConfigError(f"{config_path or 'config'}: graph_format: {config.graph_format} is for the baseline "
+                          "variant; mtup writes task 1 without variables and task 2 in PENMAN (set "
+                          "graph_format: penman, or variant: baseline)")
+    return config
 
 
 def _read_by(config, config_path) -> dict:
